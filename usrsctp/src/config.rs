@@ -1,0 +1,316 @@
+//! Stack-wide and per-association settings, with WebRTC-grade defaults.
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// Stack-wide settings, applied as usrsctp sysctls right after `usrsctp_init` (which resets
+/// them all).
+///
+/// The defaults are those libdatachannel and mediasoup run browsers' data channels with:
+/// PR-SCTP on, ECN off, a 200 ms minimum RTO, 5 retransmissions before giving up, a 20 ms
+/// delayed SACK, an initial window of 10 MTUs and 1 MiB socket buffers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackConfig {
+    /// Partial reliability (RFC 3758), needed by unreliable data channels.
+    pub pr_enable: bool,
+    /// Explicit congestion notification.
+    pub ecn_enable: bool,
+    /// SCTP-AUTH (RFC 4895); `None` keeps usrsctp's default.
+    pub auth_enable: Option<bool>,
+    /// Dynamic address reconfiguration; `None` keeps usrsctp's default.
+    pub asconf_enable: Option<bool>,
+    /// Minimum retransmission timeout.
+    pub rto_min_ms: u32,
+    /// Maximum retransmission timeout.
+    pub rto_max_ms: u32,
+    /// Initial retransmission timeout.
+    pub rto_initial_ms: u32,
+    /// Maximum RTO during the handshake.
+    pub init_rto_max_ms: u32,
+    /// INIT retransmissions before the connect fails.
+    pub init_rtx_max: u32,
+    /// Retransmissions before the association is declared lost.
+    pub assoc_rtx_max: u32,
+    /// Retransmissions before a path is declared unreachable.
+    pub path_rtx_max: u32,
+    /// Heartbeat interval.
+    pub heartbeat_interval_ms: u32,
+    /// Delayed SACK time.
+    pub delayed_sack_ms: u32,
+    /// Initial congestion window in MTUs.
+    pub initial_cwnd: u32,
+    /// Default socket send buffer in bytes.
+    pub send_space: u32,
+    /// Default socket receive buffer in bytes.
+    pub recv_space: u32,
+    /// Chunks an association may queue.
+    pub max_chunks_on_queue: u32,
+    /// Congestion control module (`usrsctp_sys::SCTP_CC_*`); `None` keeps usrsctp's default.
+    pub default_cc_module: Option<u32>,
+    /// usrsctp's debug mask (`SCTP_DEBUG_*`); 0 is silent.
+    pub debug_mask: u32,
+    /// Route usrsctp's debug output to stdout through `printf`.
+    pub debug_printf: bool,
+    /// Commands the stack thread handles per wake-up before it checks its timers.
+    pub command_batch: usize,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            pr_enable: true,
+            ecn_enable: false,
+            auth_enable: None,
+            asconf_enable: None,
+            rto_min_ms: 200,
+            rto_max_ms: 10_000,
+            rto_initial_ms: 1_000,
+            init_rto_max_ms: 10_000,
+            init_rtx_max: 5,
+            assoc_rtx_max: 5,
+            path_rtx_max: 5,
+            heartbeat_interval_ms: 10_000,
+            delayed_sack_ms: 20,
+            initial_cwnd: 10,
+            send_space: 1024 * 1024,
+            recv_space: 1024 * 1024,
+            max_chunks_on_queue: 10 * 1024,
+            default_cc_module: None,
+            debug_mask: 0,
+            debug_printf: false,
+            command_batch: 256,
+        }
+    }
+}
+
+impl StackConfig {
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let bad = |field, reason: &str| {
+            Err(Error::InvalidConfig {
+                field,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.rto_min_ms == 0 || self.rto_min_ms > self.rto_max_ms {
+            return bad("rto_min_ms", "must be non-zero and not above rto_max_ms");
+        }
+        if self.rto_initial_ms < self.rto_min_ms || self.rto_initial_ms > self.rto_max_ms {
+            return bad(
+                "rto_initial_ms",
+                "must lie between rto_min_ms and rto_max_ms",
+            );
+        }
+        if self.send_space < 64 * 1024 || self.recv_space < 64 * 1024 {
+            return bad("send_space/recv_space", "must be at least 64 KiB");
+        }
+        if self.command_batch == 0 {
+            return bad("command_batch", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Settings of one AF_CONN association.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssociationConfig {
+    /// Our SCTP port (WebRTC: 5000 unless SDP says otherwise).
+    pub local_port: u16,
+    /// The peer's SCTP port.
+    pub remote_port: u16,
+    /// Outgoing streams we ask for (1..=65535).
+    pub outbound_streams: u16,
+    /// Incoming streams we accept (1..=65535).
+    pub inbound_streams: u16,
+    /// Path MTU; path MTU discovery is off (RFC 8261 §5). 1200 fits any DTLS path.
+    pub mtu: u32,
+    /// Socket send buffer; `None` uses [`StackConfig::send_space`].
+    pub send_buffer: Option<u32>,
+    /// Socket receive buffer; `None` uses [`StackConfig::recv_space`].
+    pub recv_buffer: Option<u32>,
+    /// Largest message `send` accepts (SDP `a=max-message-size`).
+    pub max_message_size: usize,
+    /// Bytes `send` may queue ahead of SCTP before it returns [`Error::WouldBlock`].
+    pub send_high_water: usize,
+    /// WebRTC `bufferedAmountLowThreshold`: when set, [`Event::BufferedAmountLow`] fires on every
+    /// drop of the buffered amount from above this value to at most it. When `None`, it fires
+    /// only after a `WouldBlock`, once the queue is down to half the high-water mark.
+    ///
+    /// [`Event::BufferedAmountLow`]: crate::Event::BufferedAmountLow
+    pub buffered_amount_low_threshold: Option<usize>,
+    /// Bytes of received messages that may wait in the owner's mailbox. Past it the stack stops
+    /// reading the socket, SCTP's receive window closes and the peer is pushed back.
+    pub receive_credit: usize,
+    /// How long a graceful close may take before the association is aborted.
+    pub close_timeout: Duration,
+}
+
+impl Default for AssociationConfig {
+    fn default() -> Self {
+        AssociationConfig {
+            local_port: 5000,
+            remote_port: 5000,
+            outbound_streams: 1024,
+            inbound_streams: 1024,
+            mtu: 1200,
+            send_buffer: None,
+            recv_buffer: None,
+            max_message_size: 256 * 1024,
+            send_high_water: 1024 * 1024,
+            buffered_amount_low_threshold: None,
+            receive_credit: 1024 * 1024,
+            close_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl AssociationConfig {
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let bad = |field, reason: String| Err(Error::InvalidConfig { field, reason });
+        if self.local_port == 0 || self.remote_port == 0 {
+            return bad("local_port/remote_port", "must be non-zero".into());
+        }
+        if self.outbound_streams == 0 || self.inbound_streams == 0 {
+            return bad(
+                "outbound_streams/inbound_streams",
+                "must be at least 1".into(),
+            );
+        }
+        if !(512..=65_535).contains(&self.mtu) {
+            return bad("mtu", format!("must lie in 512..=65535, got {}", self.mtu));
+        }
+        if self.max_message_size == 0 {
+            return bad("max_message_size", "must be at least 1".into());
+        }
+        if self.send_high_water < self.max_message_size {
+            return bad(
+                "send_high_water",
+                format!(
+                    "must be at least max_message_size ({})",
+                    self.max_message_size
+                ),
+            );
+        }
+        if let Some(t) = self.buffered_amount_low_threshold {
+            if t >= self.send_high_water {
+                return bad(
+                    "buffered_amount_low_threshold",
+                    format!("must be below send_high_water ({})", self.send_high_water),
+                );
+            }
+        }
+        if let Some(b) = self.send_buffer {
+            if (b as usize) < self.max_message_size {
+                return bad(
+                    "send_buffer",
+                    "must hold at least one max_message_size message".into(),
+                );
+            }
+        }
+        if self.receive_credit == 0 {
+            return bad("receive_credit", "must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The buffered amount at or below which `BufferedAmountLow` fires.
+    pub(crate) fn low_water(&self) -> usize {
+        self.buffered_amount_low_threshold
+            .unwrap_or(self.send_high_water / 2)
+    }
+}
+
+/// How hard SCTP tries to deliver a message.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Reliability {
+    /// Retransmit until acknowledged.
+    #[default]
+    Reliable,
+    /// Give up after this many retransmissions (0: send once).
+    MaxRetransmits(u32),
+    /// Give up when the message is older than this many milliseconds.
+    MaxLifetime(u32),
+}
+
+/// Per-message options of [`Association::send`](crate::Association::send).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub struct SendOptions {
+    /// Deliver as soon as it arrives, ignoring stream order.
+    pub unordered: bool,
+    /// Partial reliability.
+    pub reliability: Reliability,
+}
+
+impl SendOptions {
+    /// Reliable and ordered (the default).
+    pub fn reliable() -> Self {
+        SendOptions::default()
+    }
+
+    /// Reliable, unordered.
+    pub fn unordered() -> Self {
+        SendOptions {
+            unordered: true,
+            ..SendOptions::default()
+        }
+    }
+
+    /// This options value with another reliability.
+    pub fn with_reliability(mut self, reliability: Reliability) -> Self {
+        self.reliability = reliability;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        StackConfig::default().validate().unwrap();
+        AssociationConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn out_of_range_values_are_named() {
+        let cfg = AssociationConfig {
+            mtu: 100,
+            ..Default::default()
+        };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("mtu"), "{err}");
+
+        let cfg = AssociationConfig {
+            send_high_water: 10,
+            ..Default::default()
+        };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("send_high_water"), "{err}");
+
+        let cfg = AssociationConfig {
+            buffered_amount_low_threshold: Some(usize::MAX),
+            ..Default::default()
+        };
+        assert!(cfg.validate().is_err());
+
+        let cfg = StackConfig {
+            rto_min_ms: 5000,
+            rto_max_ms: 1000,
+            ..Default::default()
+        };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("rto_min_ms"), "{err}");
+    }
+
+    #[test]
+    fn low_water_defaults_to_half_the_high_water_mark() {
+        let cfg = AssociationConfig::default();
+        assert_eq!(cfg.low_water(), cfg.send_high_water / 2);
+        let cfg = AssociationConfig {
+            buffered_amount_low_threshold: Some(10),
+            ..Default::default()
+        };
+        assert_eq!(cfg.low_water(), 10);
+    }
+}

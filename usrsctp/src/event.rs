@@ -1,0 +1,220 @@
+//! What a worker pulls from its mailbox: ids, messages and events.
+
+use std::fmt;
+
+use crate::error::Errno;
+
+/// The id of an association, unique for the life of the process (ids are never reused, not even
+/// across stack restarts). usrsctp sees only this integer, never a pointer into Rust memory.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AssocId(pub(crate) u64);
+
+impl AssocId {
+    /// The numeric value.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for AssocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "assoc#{}", self.0)
+    }
+}
+
+impl fmt::Debug for AssocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Identifies one message given to [`Association::send`](crate::Association::send), so a
+/// [`Event::SendFailed`] can say which one failed. Numbers wrap after 2³² messages.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MessageId(pub(crate) u32);
+
+impl MessageId {
+    /// The numeric value (the SCTP send context of the message).
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// WebRTC payload protocol identifiers (RFC 8831 §8).
+pub mod ppid {
+    /// DCEP control message.
+    pub const DCEP: u32 = 50;
+    /// UTF-8 string.
+    pub const STRING: u32 = 51;
+    /// Binary, partial (deprecated).
+    pub const BINARY_PARTIAL: u32 = 52;
+    /// Binary.
+    pub const BINARY: u32 = 53;
+    /// String, partial (deprecated).
+    pub const STRING_PARTIAL: u32 = 54;
+    /// Empty string.
+    pub const STRING_EMPTY: u32 = 56;
+    /// Empty binary.
+    pub const BINARY_EMPTY: u32 = 57;
+}
+
+/// A complete user message, reassembled across partial deliveries.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The stream it arrived on.
+    pub stream: u16,
+    /// The payload protocol identifier as sent on the wire (host byte order).
+    pub ppid: u32,
+    /// The payload. Empty for PPID 56/57 (their one padding byte is removed).
+    pub data: Vec<u8>,
+    /// True if it was sent unordered.
+    pub unordered: bool,
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("stream", &self.stream)
+            .field("ppid", &self.ppid)
+            .field("len", &self.data.len())
+            .field("unordered", &self.unordered)
+            .finish()
+    }
+}
+
+/// Which direction of a stream reset an event reports.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ResetDirection {
+    /// The peer reset its outgoing streams: our incoming streams were reset.
+    Incoming,
+    /// Our outgoing reset request was performed (or refused, see [`ResetOutcome`]).
+    Outgoing,
+}
+
+/// The outcome of a stream reset.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ResetOutcome {
+    /// The streams were reset.
+    Performed,
+    /// The peer denied the request.
+    Denied,
+    /// The request failed.
+    Failed,
+}
+
+/// Why a message handed to [`Association::send`](crate::Association::send) was not delivered.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SendFailure {
+    /// SCTP abandoned it: its partial-reliability limit ran out, or the association ended
+    /// with it queued. `sent` says whether any of it had been on the wire.
+    Abandoned {
+        /// True if some of it had been transmitted.
+        sent: bool,
+    },
+    /// The association closed before SCTP accepted it from our queue.
+    AssociationClosed,
+    /// usrsctp refused it.
+    Rejected(Errno),
+}
+
+/// Why an association ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The SHUTDOWN handshake completed (either side started it).
+    Graceful,
+    /// The peer sent ABORT.
+    AbortedByPeer,
+    /// We aborted it ([`Association::abort`](crate::Association::abort), or a graceful close
+    /// that did not finish within its timeout).
+    AbortedLocally,
+    /// Retransmissions ran out: the peer stopped answering.
+    CommunicationLost,
+    /// The handshake never completed.
+    ConnectFailed,
+    /// The stack was shut down.
+    StackShutdown,
+}
+
+/// Everything an association reports to the worker that owns it.
+///
+/// Events are pulled by the worker on its own thread ([`Worker::recv`](crate::Worker::recv) and
+/// friends); no user code ever runs on a usrsctp thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// An SCTP packet to hand to the lower layer (DTLS, or an in-memory wire).
+    Transmit {
+        /// The association.
+        assoc: AssocId,
+        /// The packet, checksum included.
+        packet: Vec<u8>,
+    },
+    /// The association is established.
+    Connected {
+        /// The association.
+        assoc: AssocId,
+        /// Negotiated number of outgoing streams.
+        outbound_streams: u16,
+        /// Negotiated number of incoming streams.
+        inbound_streams: u16,
+    },
+    /// A complete message arrived.
+    Message {
+        /// The association.
+        assoc: AssocId,
+        /// The message.
+        message: Message,
+    },
+    /// Streams were reset (RFC 6525).
+    StreamsReset {
+        /// The association.
+        assoc: AssocId,
+        /// Incoming (the peer reset) or outgoing (our request completed).
+        direction: ResetDirection,
+        /// The streams; empty means all.
+        streams: Vec<u16>,
+        /// Whether it was performed.
+        outcome: ResetOutcome,
+    },
+    /// The send queue drained to the low-water mark after being above it.
+    BufferedAmountLow {
+        /// The association.
+        assoc: AssocId,
+        /// Bytes still buffered.
+        buffered: usize,
+    },
+    /// A message was not delivered.
+    SendFailed {
+        /// The association.
+        assoc: AssocId,
+        /// The message, as returned by `send`.
+        message: MessageId,
+        /// Its stream.
+        stream: u16,
+        /// Its PPID.
+        ppid: u32,
+        /// Why.
+        reason: SendFailure,
+    },
+    /// The association ended; its id is never used again.
+    Closed {
+        /// The association.
+        assoc: AssocId,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+impl Event {
+    /// The association the event concerns.
+    pub fn assoc(&self) -> AssocId {
+        match self {
+            Event::Transmit { assoc, .. }
+            | Event::Connected { assoc, .. }
+            | Event::Message { assoc, .. }
+            | Event::StreamsReset { assoc, .. }
+            | Event::BufferedAmountLow { assoc, .. }
+            | Event::SendFailed { assoc, .. }
+            | Event::Closed { assoc, .. } => *assoc,
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! SCTP over usrsctp for servers that run many worker threads: WebRTC data channels in
+//! mediasoup-style SFUs, one worker per thread, all in one process.
+//!
+//! usrsctp keeps process-wide state and calls its callbacks on whichever thread is inside the
+//! stack, including its own timer thread. Shared naively between workers, a callback set up by
+//! worker A runs on worker B's thread, or after A is gone. This crate removes the cause:
+//!
+//! - usrsctp runs in multi-threaded mode under **one thread the crate owns** (the [`Stack`]),
+//!   whose life does not depend on any worker. It is the only thread that calls usrsctp.
+//! - Every callback (packet output, socket upcalls, notifications) becomes a message in the
+//!   **mailbox of the [`Worker`] that owns the association**. User code never runs on a usrsctp
+//!   thread; a callback for an association already closed is counted and dropped, never
+//!   dereferenced (usrsctp only ever sees an integer id, never a pointer).
+//! - Both directions push back: [`Association::send`] never blocks and says
+//!   [`Error::WouldBlock`] above a high-water mark; received messages are read from usrsctp only
+//!   as the worker consumes its mailbox, so a slow worker closes SCTP's receive window instead of
+//!   growing memory.
+//!
+//! # Example: two workers on two threads exchange a message
+//!
+//! The wire between them is a channel here; in an SFU it is DTLS.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use usrsctp::{AssociationConfig, Event, SendOptions, Stack};
+//!
+//! let stack = Stack::global()?;
+//! let (to_b, from_a) = crossbeam_channel::unbounded::<Vec<u8>>();
+//! let (to_a, from_b) = crossbeam_channel::unbounded::<Vec<u8>>();
+//!
+//! let run = move |stack: Stack, wire_out: crossbeam_channel::Sender<Vec<u8>>,
+//!                 wire_in: crossbeam_channel::Receiver<Vec<u8>>, greeting: &'static str| {
+//!     std::thread::spawn(move || -> Result<String, usrsctp::Error> {
+//!         let worker = stack.worker()?;
+//!         let assoc = worker.associate(AssociationConfig::default())?;
+//!         let deadline = Instant::now() + Duration::from_secs(20);
+//!         while Instant::now() < deadline {
+//!             for packet in wire_in.try_iter() {
+//!                 assoc.input(packet)?;
+//!             }
+//!             match worker.recv_timeout(Duration::from_millis(5)) {
+//!                 Some(Event::Transmit { packet, .. }) => { let _ = wire_out.send(packet); }
+//!                 Some(Event::Connected { .. }) => {
+//!                     assoc.send(0, usrsctp::ppid::STRING, greeting.as_bytes(), SendOptions::reliable())?;
+//!                 }
+//!                 Some(Event::Message { message, .. }) => {
+//!                     // Keep carrying packets a moment so the peer gets its acknowledgement.
+//!                     let until = Instant::now() + Duration::from_millis(200);
+//!                     while Instant::now() < until {
+//!                         for packet in wire_in.try_iter() { assoc.input(packet)?; }
+//!                         if let Some(Event::Transmit { packet, .. }) = worker.recv_timeout(Duration::from_millis(5)) {
+//!                             let _ = wire_out.send(packet);
+//!                         }
+//!                     }
+//!                     return Ok(String::from_utf8_lossy(&message.data).into_owned());
+//!                 }
+//!                 _ => {}
+//!             }
+//!         }
+//!         Ok(String::from("timed out"))
+//!     })
+//! };
+//! let a = run(stack.clone(), to_b, from_b, "hello from A");
+//! let b = run(stack.clone(), to_a, from_a, "hello from B");
+//! assert_eq!(a.join().unwrap()?, "hello from B");
+//! assert_eq!(b.join().unwrap()?, "hello from A");
+//! # Ok::<(), usrsctp::Error>(())
+//! ```
+//!
+//! # Thread confinement
+//!
+//! A [`Worker`] is `Send` but not `Sync`: create it anywhere, move it into the thread that
+//! drives it, and drive it from that thread only. An [`Association`] is neither `Send` nor
+//! `Sync`: it stays on the thread of the worker that created it, the thread that receives its
+//! events. Nothing would be unsound otherwise (every call is a message to the stack thread),
+//! but an association used from a thread that does not see its events is a design error the
+//! compiler can catch, so it does. [`Stack`] is `Send + Sync` and cheap to clone.
+//!
+//! # Which usrsctp
+//!
+//! `usrsctp-sys` compiles usrsctp from source (AF_CONN only: the stack opens no network socket
+//! of its own) when a source tree is available, and otherwise links the system library.
+//! [`Diagnostics::build`] says which one this process runs.
+
+#![warn(missing_docs)]
+
+mod association;
+mod config;
+mod driver;
+mod error;
+mod event;
+mod mailbox;
+mod notification;
+mod registry;
+mod sock;
+mod stack;
+mod worker;
+
+pub use association::{Association, AssociationState, AssociationStats};
+pub use config::{AssociationConfig, Reliability, SendOptions, StackConfig};
+pub use error::{Errno, Error};
+pub use event::{
+    ppid, AssocId, CloseReason, Event, Message, MessageId, ResetDirection, ResetOutcome,
+    SendFailure,
+};
+pub use stack::{Diagnostics, Stack};
+pub use worker::Worker;

@@ -1,0 +1,247 @@
+//! A worker's mailbox: a crossbeam channel of events paired with an eventfd that is readable
+//! while the mailbox is non-empty, so an epoll / mio / tokio loop can wait on it.
+//!
+//! The sending side never blocks (unbounded channel, non-blocking eventfd write), which is what
+//! lets usrsctp's callbacks post into it while usrsctp holds its own locks.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+
+use crate::association::AssocShared;
+use crate::event::Event;
+
+/// One mailbox entry: the event plus, for a received message, the receive credit it holds.
+pub(crate) struct Envelope {
+    pub(crate) event: Event,
+    /// Set for `Event::Message`: the association whose credit the message's bytes count against.
+    pub(crate) credit: Option<Arc<AssocShared>>,
+}
+
+struct Signal {
+    /// Envelopes posted and not yet taken. The eventfd is raised on the 0 → 1 edge and cleared
+    /// on the 1 → 0 edge.
+    pending: AtomicUsize,
+    fd: OwnedFd,
+}
+
+impl Signal {
+    fn new() -> io::Result<Signal> {
+        // SAFETY: eventfd takes no pointers; a negative return is an error reported via errno.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a freshly created descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Signal {
+            pending: AtomicUsize::new(0),
+            fd,
+        })
+    }
+
+    fn raise(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to an eventfd we own. EAGAIN (counter saturated)
+        // leaves it readable, which is all we need, so the result is not checked.
+        unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    fn clear(&self) {
+        let mut buf: u64 = 0;
+        // SAFETY: reads 8 bytes into a live u64 from a non-blocking eventfd we own; EAGAIN means
+        // it was already clear.
+        unsafe { libc::read(self.fd.as_raw_fd(), (&mut buf as *mut u64).cast(), 8) };
+    }
+
+    /// Called after an envelope was taken.
+    fn taken(&self) {
+        if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            // Empty now: clear the fd, then look again. A post that raced with the clear has
+            // either raised after it (fd readable) or is seen here and re-raised.
+            self.clear();
+            if self.pending.load(Ordering::SeqCst) > 0 {
+                self.raise();
+            }
+        }
+    }
+}
+
+/// The posting side; cloned into the registry for every association the worker owns.
+#[derive(Clone)]
+pub(crate) struct MailboxSender {
+    tx: Sender<Envelope>,
+    signal: Arc<Signal>,
+}
+
+impl MailboxSender {
+    /// Posts without blocking. Returns false if the mailbox is gone (worker dropped).
+    pub(crate) fn post(&self, envelope: Envelope) -> bool {
+        // Count before the envelope becomes visible, so a taker can never count below zero;
+        // raise after, so a woken reader finds it.
+        let was = self.signal.pending.fetch_add(1, Ordering::SeqCst);
+        if self.tx.send(envelope).is_err() {
+            self.signal.pending.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        if was == 0 {
+            self.signal.raise();
+        }
+        true
+    }
+
+    /// Posts an event that holds no receive credit.
+    pub(crate) fn post_event(&self, event: Event) -> bool {
+        self.post(Envelope {
+            event,
+            credit: None,
+        })
+    }
+}
+
+/// The receiving side, owned by one `Worker`.
+pub(crate) struct Mailbox {
+    rx: Receiver<Envelope>,
+    signal: Arc<Signal>,
+}
+
+pub(crate) fn mailbox() -> io::Result<(MailboxSender, Mailbox)> {
+    let signal = Arc::new(Signal::new()?);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    Ok((
+        MailboxSender {
+            tx,
+            signal: signal.clone(),
+        },
+        Mailbox { rx, signal },
+    ))
+}
+
+impl Mailbox {
+    fn took(&self, envelope: Envelope) -> Event {
+        self.signal.taken();
+        if let (Event::Message { message, .. }, Some(shared)) = (&envelope.event, &envelope.credit)
+        {
+            shared.release_credit(message.data.len());
+        }
+        envelope.event
+    }
+
+    pub(crate) fn try_recv(&self) -> Option<Event> {
+        match self.rx.try_recv() {
+            Ok(e) => Some(self.took(e)),
+            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,
+        }
+    }
+
+    pub(crate) fn recv(&self) -> Option<Event> {
+        self.rx.recv().ok().map(|e| self.took(e))
+    }
+
+    pub(crate) fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(e) => Some(self.took(e)),
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.signal.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::AssocId;
+
+    fn readable(fd: RawFd) -> bool {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        n == 1 && pfd.revents & libc::POLLIN != 0
+    }
+
+    fn ev(n: u64) -> Event {
+        Event::Transmit {
+            assoc: AssocId(n),
+            packet: vec![n as u8],
+        }
+    }
+
+    #[test]
+    fn eventfd_is_readable_exactly_while_non_empty() {
+        let (tx, mb) = mailbox().unwrap();
+        assert!(!readable(mb.raw_fd()));
+        assert!(tx.post_event(ev(1)));
+        assert!(tx.post_event(ev(2)));
+        assert!(readable(mb.raw_fd()));
+        assert_eq!(mb.try_recv(), Some(ev(1)));
+        assert!(readable(mb.raw_fd()), "one event left");
+        assert_eq!(mb.try_recv(), Some(ev(2)));
+        assert!(!readable(mb.raw_fd()), "empty mailbox must not be readable");
+        assert_eq!(mb.try_recv(), None);
+        assert!(tx.post_event(ev(3)));
+        assert!(readable(mb.raw_fd()));
+        assert_eq!(mb.recv_timeout(Duration::from_millis(10)), Some(ev(3)));
+        assert_eq!(mb.recv_timeout(Duration::from_millis(10)), None);
+    }
+
+    #[test]
+    fn posts_from_many_threads_never_leave_a_non_empty_mailbox_unsignalled() {
+        let (tx, mb) = mailbox().unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    for i in 0..2000 {
+                        tx.post_event(ev(t * 10_000 + i));
+                    }
+                })
+            })
+            .collect();
+        let mut got = 0;
+        while got < 8000 {
+            // Wait on the fd, as an epoll loop would; a lost wake-up shows up as a timeout here.
+            let mut pfd = libc::pollfd {
+                fd: mb.raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let n = unsafe { libc::poll(&mut pfd, 1, 5000) };
+            assert_eq!(
+                n,
+                1,
+                "eventfd not readable although {} events were pending",
+                mb.len()
+            );
+            while mb.try_recv().is_some() {
+                got += 1;
+            }
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(!readable(mb.raw_fd()));
+    }
+
+    #[test]
+    fn post_after_receiver_dropped_reports_gone() {
+        let (tx, mb) = mailbox().unwrap();
+        drop(mb);
+        assert!(!tx.post_event(ev(1)));
+    }
+}

@@ -1,0 +1,462 @@
+//! Thin wrappers over the usrsctp socket calls. Only the stack thread uses them.
+//!
+//! This module and `registry.rs` (the callbacks) are the only places that call usrsctp.
+
+use std::mem::{size_of, zeroed};
+use std::os::raw::{c_int, c_uint, c_void};
+use std::ptr;
+
+use usrsctp_sys as sys;
+
+use crate::config::{AssociationConfig, Reliability};
+use crate::driver::Outgoing;
+use crate::error::{Errno, Error};
+use crate::event::AssocId;
+use crate::registry;
+
+/// Plain C data (integers only): any bit pattern is a valid value, so it may be zero-initialised
+/// and read from a byte buffer.
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` types whose fields are all integers or arrays of integers.
+pub(crate) unsafe trait Pod: Copy {}
+
+// SAFETY: all of these are #[repr(C)] structs of integer fields (layouts checked by systest).
+unsafe impl Pod for sys::sctp_rcvinfo {}
+unsafe impl Pod for sys::sctp_sendv_spa {}
+unsafe impl Pod for sys::sctp_status {}
+unsafe impl Pod for sys::sctp_initmsg {}
+unsafe impl Pod for sys::sctp_assoc_value {}
+unsafe impl Pod for sys::sctp_event {}
+unsafe impl Pod for sys::sctp_paddrparams {}
+unsafe impl Pod for sys::sctp_tlv {}
+unsafe impl Pod for sys::sctp_assoc_change {}
+unsafe impl Pod for sys::sctp_send_failed_event {}
+unsafe impl Pod for sys::sctp_stream_reset_event {}
+unsafe impl Pod for sys::sctp_stream_change_event {}
+unsafe impl Pod for sys::sctp_remote_error {}
+unsafe impl Pod for sys::sctp_pdapi_event {}
+unsafe impl Pod for libc::linger {}
+unsafe impl Pod for c_int {}
+
+pub(crate) fn zeroed_pod<T: Pod>() -> T {
+    // SAFETY: T is Pod: all-zero bytes are a valid value.
+    unsafe { zeroed() }
+}
+
+/// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
+pub(crate) fn read_pod<T: Pod>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: the length was checked; T is Pod so any bytes are a valid T; read_unaligned
+    // makes no alignment assumption about the buffer.
+    Some(unsafe { ptr::read_unaligned(bytes.as_ptr() as *const T) })
+}
+
+fn conn_addr(port: u16, id: AssocId) -> sys::sockaddr_conn {
+    sys::sockaddr_conn {
+        sconn_family: sys::AF_CONN as u16,
+        sconn_port: port.to_be(),
+        sconn_addr: registry::id_to_addr(id),
+    }
+}
+
+fn check(op: &'static str, id: AssocId, rc: c_int) -> Result<(), Error> {
+    if rc < 0 {
+        Err(Error::Usrsctp {
+            op,
+            assoc: Some(id),
+            errno: Errno::last(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// What one `recvv` returned.
+pub(crate) struct Received {
+    pub(crate) len: usize,
+    pub(crate) flags: c_int,
+    pub(crate) info: Option<sys::sctp_rcvinfo>,
+}
+
+/// An open usrsctp socket (one association). Not `Send`: it lives on the stack thread.
+pub(crate) struct RawSocket {
+    raw: *mut sys::socket,
+    id: AssocId,
+}
+
+impl RawSocket {
+    /// Creates a non-blocking one-to-one AF_CONN socket whose upcall carries `id`.
+    pub(crate) fn open(id: AssocId) -> Result<RawSocket, Error> {
+        // SAFETY: plain call; NULL callbacks select upcall mode; we check the result.
+        let raw = unsafe {
+            sys::usrsctp_socket(
+                sys::AF_CONN,
+                libc::SOCK_STREAM,
+                sys::IPPROTO_SCTP,
+                None,
+                None,
+                0,
+                ptr::null_mut(),
+            )
+        };
+        if raw.is_null() {
+            return Err(Error::Usrsctp {
+                op: "usrsctp_socket",
+                assoc: Some(id),
+                errno: Errno::last(),
+            });
+        }
+        let sock = RawSocket { raw, id };
+        // SAFETY: `raw` is a live socket; the upcall argument is an integer, never dereferenced.
+        let rc = unsafe {
+            sys::usrsctp_set_upcall(raw, Some(registry::on_upcall), registry::id_to_addr(id))
+        };
+        check("usrsctp_set_upcall", id, rc)?;
+        // SAFETY: `raw` is a live socket.
+        let rc = unsafe { sys::usrsctp_set_non_blocking(raw, 1) };
+        check("usrsctp_set_non_blocking", id, rc)?;
+        Ok(sock)
+    }
+
+    pub(crate) fn setsockopt<T: Pod>(
+        &self,
+        op: &'static str,
+        level: c_int,
+        name: c_int,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.setsockopt_bytes(op, level, name, (value as *const T).cast(), size_of::<T>())
+    }
+
+    fn setsockopt_bytes(
+        &self,
+        op: &'static str,
+        level: c_int,
+        name: c_int,
+        ptr: *const c_void,
+        len: usize,
+    ) -> Result<(), Error> {
+        // SAFETY: `raw` is live; `ptr` points at `len` readable bytes for the call.
+        let rc =
+            unsafe { sys::usrsctp_setsockopt(self.raw, level, name, ptr, len as libc::socklen_t) };
+        check(op, self.id, rc)
+    }
+
+    pub(crate) fn getsockopt<T: Pod>(
+        &self,
+        op: &'static str,
+        level: c_int,
+        name: c_int,
+    ) -> Result<T, Error> {
+        let mut value: T = zeroed_pod();
+        let mut len = size_of::<T>() as libc::socklen_t;
+        // SAFETY: `raw` is live; `value` is a writable T of `len` bytes.
+        let rc = unsafe {
+            sys::usrsctp_getsockopt(
+                self.raw,
+                level,
+                name,
+                (&mut value as *mut T).cast(),
+                &mut len,
+            )
+        };
+        check(op, self.id, rc)?;
+        Ok(value)
+    }
+
+    /// Applies the per-association options, before `bind`/`connect`.
+    pub(crate) fn configure(
+        &self,
+        cfg: &AssociationConfig,
+        heartbeat_ms: u32,
+    ) -> Result<(), Error> {
+        let ipproto = sys::IPPROTO_SCTP;
+        let on: c_int = 1;
+        self.setsockopt(
+            "setsockopt(SCTP_RECVRCVINFO)",
+            ipproto,
+            sys::SCTP_RECVRCVINFO,
+            &on,
+        )?;
+        self.setsockopt("setsockopt(SCTP_NODELAY)", ipproto, sys::SCTP_NODELAY, &on)?;
+        let reset = sys::sctp_assoc_value {
+            assoc_id: sys::SCTP_ALL_ASSOC,
+            assoc_value: sys::SCTP_ENABLE_RESET_STREAM_REQ,
+        };
+        self.setsockopt(
+            "setsockopt(SCTP_ENABLE_STREAM_RESET)",
+            ipproto,
+            sys::SCTP_ENABLE_STREAM_RESET,
+            &reset,
+        )?;
+        for kind in [
+            sys::SCTP_ASSOC_CHANGE,
+            sys::SCTP_REMOTE_ERROR,
+            sys::SCTP_SHUTDOWN_EVENT,
+            sys::SCTP_PARTIAL_DELIVERY_EVENT,
+            sys::SCTP_SEND_FAILED_EVENT,
+            sys::SCTP_STREAM_RESET_EVENT,
+            sys::SCTP_STREAM_CHANGE_EVENT,
+        ] {
+            let ev = sys::sctp_event {
+                se_assoc_id: sys::SCTP_ALL_ASSOC,
+                se_type: kind,
+                se_on: 1,
+            };
+            self.setsockopt("setsockopt(SCTP_EVENT)", ipproto, sys::SCTP_EVENT, &ev)?;
+        }
+        let init = sys::sctp_initmsg {
+            sinit_num_ostreams: cfg.outbound_streams,
+            sinit_max_instreams: cfg.inbound_streams,
+            sinit_max_attempts: 0,
+            sinit_max_init_timeo: 0,
+        };
+        self.setsockopt(
+            "setsockopt(SCTP_INITMSG)",
+            ipproto,
+            sys::SCTP_INITMSG,
+            &init,
+        )?;
+        // RFC 8261 §5: no path MTU discovery over DTLS; a fixed MTU instead.
+        let mut paddr: sys::sctp_paddrparams = zeroed_pod();
+        paddr.spp_flags = sys::SPP_PMTUD_DISABLE | sys::SPP_HB_ENABLE;
+        paddr.spp_pathmtu = cfg.mtu;
+        paddr.spp_hbinterval = heartbeat_ms;
+        self.setsockopt(
+            "setsockopt(SCTP_PEER_ADDR_PARAMS)",
+            ipproto,
+            sys::SCTP_PEER_ADDR_PARAMS,
+            &paddr,
+        )?;
+        if let Some(bytes) = cfg.send_buffer {
+            let v = bytes.min(i32::MAX as u32) as c_int;
+            self.setsockopt(
+                "setsockopt(SO_SNDBUF)",
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                &v,
+            )?;
+        }
+        if let Some(bytes) = cfg.recv_buffer {
+            let v = bytes.min(i32::MAX as u32) as c_int;
+            self.setsockopt(
+                "setsockopt(SO_RCVBUF)",
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &v,
+            )?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn bind(&self, port: u16) -> Result<(), Error> {
+        let addr = conn_addr(port, self.id);
+        let len = size_of::<sys::sockaddr_conn>() as libc::socklen_t;
+        // SAFETY: `raw` is live; `addr` is a valid sockaddr_conn of `len` bytes.
+        let rc = unsafe {
+            sys::usrsctp_bind(
+                self.raw,
+                (&addr as *const sys::sockaddr_conn) as *mut libc::sockaddr,
+                len,
+            )
+        };
+        check("usrsctp_bind", self.id, rc)
+    }
+
+    /// Starts the handshake (EINPROGRESS is the expected non-blocking answer).
+    pub(crate) fn connect(&self, port: u16) -> Result<(), Error> {
+        let addr = conn_addr(port, self.id);
+        let len = size_of::<sys::sockaddr_conn>() as libc::socklen_t;
+        // SAFETY: `raw` is live; `addr` is a valid sockaddr_conn of `len` bytes.
+        let rc = unsafe {
+            sys::usrsctp_connect(
+                self.raw,
+                (&addr as *const sys::sockaddr_conn) as *mut libc::sockaddr,
+                len,
+            )
+        };
+        if rc < 0 {
+            let errno = Errno::last();
+            if errno.0 != libc::EINPROGRESS {
+                return Err(Error::Usrsctp {
+                    op: "usrsctp_connect",
+                    assoc: Some(self.id),
+                    errno,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands one message to SCTP. Err(EAGAIN) means the socket buffer is full.
+    pub(crate) fn sendv(&self, msg: &Outgoing) -> Result<(), Errno> {
+        let mut spa: sys::sctp_sendv_spa = zeroed_pod();
+        spa.sendv_flags = sys::SCTP_SEND_SNDINFO_VALID;
+        spa.sendv_sndinfo.snd_sid = msg.stream;
+        spa.sendv_sndinfo.snd_flags = if msg.unordered {
+            sys::SCTP_UNORDERED
+        } else {
+            0
+        };
+        // The PPID goes on the wire as given: usrsctp does no byte-order conversion.
+        spa.sendv_sndinfo.snd_ppid = msg.ppid.to_be();
+        spa.sendv_sndinfo.snd_context = msg.context;
+        match msg.reliability {
+            Reliability::Reliable => {}
+            Reliability::MaxRetransmits(n) => {
+                spa.sendv_flags |= sys::SCTP_SEND_PRINFO_VALID;
+                spa.sendv_prinfo.pr_policy = sys::SCTP_PR_SCTP_RTX;
+                spa.sendv_prinfo.pr_value = n;
+            }
+            Reliability::MaxLifetime(ms) => {
+                spa.sendv_flags |= sys::SCTP_SEND_PRINFO_VALID;
+                spa.sendv_prinfo.pr_policy = sys::SCTP_PR_SCTP_TTL;
+                spa.sendv_prinfo.pr_value = ms;
+            }
+        }
+        // SAFETY: `raw` is live; `data` and `spa` are valid for the call and not kept.
+        let n = unsafe {
+            sys::usrsctp_sendv(
+                self.raw,
+                msg.data.as_ptr().cast(),
+                msg.data.len(),
+                ptr::null_mut(),
+                0,
+                (&mut spa as *mut sys::sctp_sendv_spa).cast(),
+                size_of::<sys::sctp_sendv_spa>() as libc::socklen_t,
+                sys::SCTP_SENDV_SPA,
+                0,
+            )
+        };
+        if n < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Reads the next piece of a message or notification into `buf`.
+    pub(crate) fn recvv(&self, buf: &mut [u8]) -> Result<Received, Errno> {
+        let mut from: sys::sockaddr_conn = sys::sockaddr_conn {
+            sconn_family: 0,
+            sconn_port: 0,
+            sconn_addr: ptr::null_mut(),
+        };
+        let mut fromlen = size_of::<sys::sockaddr_conn>() as libc::socklen_t;
+        let mut info: sys::sctp_rcvinfo = zeroed_pod();
+        let mut infolen = size_of::<sys::sctp_rcvinfo>() as libc::socklen_t;
+        let mut infotype: c_uint = 0;
+        let mut flags: c_int = 0;
+        // SAFETY: `raw` is live; every out-pointer refers to a local of the stated size.
+        let n = unsafe {
+            sys::usrsctp_recvv(
+                self.raw,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                (&mut from as *mut sys::sockaddr_conn).cast(),
+                &mut fromlen,
+                (&mut info as *mut sys::sctp_rcvinfo).cast(),
+                &mut infolen,
+                &mut infotype,
+                &mut flags,
+            )
+        };
+        if n < 0 {
+            return Err(Errno::last());
+        }
+        let info = (infotype == sys::SCTP_RECVV_RCVINFO).then_some(info);
+        Ok(Received {
+            len: n as usize,
+            flags,
+            info,
+        })
+    }
+
+    /// Requests an outgoing stream reset (RFC 6525); empty = all streams.
+    pub(crate) fn reset_streams(&self, streams: &[u16]) -> Result<(), Error> {
+        // struct sctp_reset_streams is a header followed by a flexible u16 array; build it in a
+        // u16-aligned buffer.
+        let header = size_of::<sys::sctp_reset_streams>();
+        let total = header + 2 * streams.len();
+        let mut words = vec![0u16; total.div_ceil(2)];
+        let base = words.as_mut_ptr() as *mut u8;
+        let head = sys::sctp_reset_streams {
+            srs_assoc_id: sys::SCTP_ALL_ASSOC,
+            srs_flags: sys::SCTP_STREAM_RESET_OUTGOING,
+            srs_number_streams: streams.len() as u16,
+            srs_stream_list: [],
+        };
+        // SAFETY: `words` holds `total` >= header bytes, aligned for u16 and (header being 4-byte
+        // aligned) written unaligned; the list follows the header as the C layout has it.
+        unsafe {
+            ptr::write_unaligned(base as *mut sys::sctp_reset_streams, head);
+            ptr::copy_nonoverlapping(
+                streams.as_ptr() as *const u8,
+                base.add(header),
+                2 * streams.len(),
+            );
+        }
+        self.setsockopt_bytes(
+            "setsockopt(SCTP_RESET_STREAMS)",
+            sys::IPPROTO_SCTP,
+            sys::SCTP_RESET_STREAMS,
+            base as *const c_void,
+            total,
+        )
+    }
+
+    /// Graceful shutdown of the sending side (SHUTDOWN once all data is acknowledged).
+    pub(crate) fn shutdown_write(&self) -> Result<(), Error> {
+        // SAFETY: `raw` is live.
+        let rc = unsafe { sys::usrsctp_shutdown(self.raw, libc::SHUT_WR) };
+        check("usrsctp_shutdown", self.id, rc)
+    }
+
+    /// Makes the following close send ABORT instead of the SHUTDOWN handshake.
+    pub(crate) fn set_abortive_close(&self) -> Result<(), Error> {
+        let l = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        self.setsockopt(
+            "setsockopt(SO_LINGER)",
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &l,
+        )
+    }
+
+    /// Closes the socket.
+    pub(crate) fn close(self) {
+        // SAFETY: `raw` is live and closed exactly once (self is consumed).
+        unsafe { sys::usrsctp_close(self.raw) };
+    }
+}
+
+/// The AF_CONN address of association `id` is known to usrsctp while registered.
+pub(crate) fn register_address(id: AssocId) {
+    // SAFETY: the "address" is an integer usrsctp stores and compares, never dereferences.
+    unsafe { sys::usrsctp_register_address(registry::id_to_addr(id)) };
+}
+
+/// Forgets the AF_CONN address of `id`.
+pub(crate) fn deregister_address(id: AssocId) {
+    // SAFETY: as for register_address.
+    unsafe { sys::usrsctp_deregister_address(registry::id_to_addr(id)) };
+}
+
+/// Feeds a packet received for association `id`.
+pub(crate) fn conninput(id: AssocId, packet: &[u8]) {
+    // SAFETY: `packet` is valid for its length during the call; usrsctp copies it.
+    unsafe {
+        sys::usrsctp_conninput(
+            registry::id_to_addr(id),
+            packet.as_ptr().cast(),
+            packet.len(),
+            0,
+        )
+    };
+}

@@ -1,0 +1,342 @@
+//! Test harness: two endpoints on two threads joined by an in-memory wire with seeded faults.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use usrsctp::{Association, AssociationConfig, Event, Stack, StackConfig, Worker};
+
+/// Short timers so lossy tests finish in seconds; everything else WebRTC defaults.
+pub fn test_stack_config() -> StackConfig {
+    StackConfig {
+        rto_min_ms: 50,
+        rto_initial_ms: 200,
+        rto_max_ms: 1000,
+        init_rto_max_ms: 1000,
+        delayed_sack_ms: 10,
+        ..StackConfig::default()
+    }
+}
+
+pub fn stack() -> Stack {
+    Stack::get_or_start(test_stack_config()).expect("the usrsctp stack starts")
+}
+
+/// xorshift64*: a small, seeded, reproducible generator.
+#[derive(Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    pub fn chance(&mut self, p: f64) -> bool {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 > 1.0 - p
+    }
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            *b = self.next_u64() as u8;
+        }
+    }
+}
+
+/// CRC32c (Castagnoli, reflected), as SCTP uses it (RFC 4960 appendix B). Bitwise: test-only.
+pub fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Writes a correct SCTP checksum into `packet` (bytes 8..12, little-endian as on the wire).
+pub fn fix_checksum(packet: &mut [u8]) {
+    packet[8..12].copy_from_slice(&[0; 4]);
+    let crc = crc32c(packet);
+    packet[8..12].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Deterministic payload of message `seq` from `tag`: the sequence number (little-endian) in
+/// the first four bytes when there is room, then bytes that depend on tag, seq and position.
+pub fn pattern(tag: u8, seq: u32, len: usize) -> Vec<u8> {
+    let mut data: Vec<u8> = (0..len)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(31)
+                .wrapping_add(seq.wrapping_mul(7))
+                .wrapping_add(u32::from(tag)) as u8
+        })
+        .collect();
+    if len >= 4 {
+        data[..4].copy_from_slice(&seq.to_le_bytes());
+    }
+    data
+}
+
+/// The sequence number `pattern` wrote, if the rest of the payload matches it.
+pub fn pattern_seq(tag: u8, data: &[u8]) -> Option<u32> {
+    let seq = u32::from_le_bytes(data.get(..4)?.try_into().ok()?);
+    (pattern(tag, seq, data.len()) == data).then_some(seq)
+}
+
+/// One side of a pair: a worker, its association, and its end of the wire.
+pub struct Endpoint {
+    pub worker: Worker,
+    pub assoc: Association,
+    out: Sender<Vec<u8>>,
+    pub inp: Receiver<Vec<u8>>,
+    rng: Rng,
+    pub loss: f64,
+    pub dropped: u64,
+    /// Non-transmit events seen by `wait_for` that did not match.
+    pub backlog: VecDeque<Event>,
+    /// Packets this side received from the wire, when set (for tests that mutate them).
+    pub capture: Option<Vec<Vec<u8>>>,
+}
+
+impl Endpoint {
+    pub fn new(
+        stack: &Stack,
+        cfg: AssociationConfig,
+        out: Sender<Vec<u8>>,
+        inp: Receiver<Vec<u8>>,
+        seed: u64,
+    ) -> Self {
+        let worker = stack.worker().expect("worker");
+        let assoc = worker.associate(cfg).expect("associate");
+        Endpoint {
+            worker,
+            assoc,
+            out,
+            inp,
+            rng: Rng::new(seed),
+            loss: 0.0,
+            dropped: 0,
+            backlog: VecDeque::new(),
+            capture: None,
+        }
+    }
+
+    fn transmit(&mut self, packet: Vec<u8>) {
+        if self.loss > 0.0 && self.rng.chance(self.loss) {
+            self.dropped += 1;
+            return;
+        }
+        // The peer may be gone; then the packet is lost, as on a real network.
+        let _ = self.out.send(packet);
+    }
+
+    /// Feeds arriving packets in and carries outgoing ones out; returns the next other event
+    /// from the worker (the backlog is not consulted).
+    pub fn next_event(&mut self, timeout: Duration) -> Option<Event> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            for packet in self.inp.try_iter().collect::<Vec<_>>() {
+                if let Some(c) = &mut self.capture {
+                    c.push(packet.clone());
+                }
+                let _ = self.assoc.input(packet);
+            }
+            while let Some(ev) = self.worker.try_recv() {
+                match ev {
+                    Event::Transmit { packet, .. } => self.transmit(packet),
+                    other => return Some(other),
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            let wait = (deadline - now).min(Duration::from_micros(500));
+            match self.worker.recv_timeout(wait) {
+                Some(Event::Transmit { packet, .. }) => self.transmit(packet),
+                Some(other) => return Some(other),
+                None => {}
+            }
+        }
+    }
+
+    /// Pumps until an event matches `pred`; others go to the backlog. Panics after `timeout`.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&Event) -> bool,
+    ) -> Event {
+        if let Some(i) = self.backlog.iter().position(&mut pred) {
+            return self.backlog.remove(i).unwrap();
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_event(left) {
+                Some(ev) if pred(&ev) => return ev,
+                Some(ev) => self.backlog.push_back(ev),
+                None => panic!(
+                    "timed out after {timeout:?} waiting for {what}; other events: {:?}",
+                    self.backlog
+                ),
+            }
+        }
+    }
+
+    /// Waits for the handshake; returns the negotiated (outbound, inbound) stream counts.
+    pub fn connected(&mut self) -> (u16, u16) {
+        let ev = self.wait_for("Connected", Duration::from_secs(20), |e| {
+            matches!(e, Event::Connected { .. })
+        });
+        assert!(
+            !self
+                .backlog
+                .iter()
+                .any(|e| matches!(e, Event::Message { .. })),
+            "a message was delivered before Connected: {:?}",
+            self.backlog
+        );
+        match ev {
+            Event::Connected {
+                outbound_streams,
+                inbound_streams,
+                ..
+            } => (outbound_streams, inbound_streams),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Keeps the wire moving for `d`, keeping events in the backlog.
+    pub fn pump_for(&mut self, d: Duration) {
+        let deadline = Instant::now() + d;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            if let Some(ev) = self.next_event(left) {
+                self.backlog.push_back(ev);
+            }
+        }
+    }
+}
+
+/// The shared part of one side of a `pair`.
+struct Side {
+    stack: Stack,
+    cfg: AssociationConfig,
+    out: Sender<Vec<u8>>,
+    inp: Receiver<Vec<u8>>,
+    seed: u64,
+    loss: f64,
+    done: Arc<AtomicUsize>,
+    start: Arc<Barrier>,
+}
+
+impl Side {
+    fn run<R>(self, f: impl FnOnce(&mut Endpoint) -> R) -> R {
+        let mut ep = Endpoint::new(&self.stack, self.cfg, self.out, self.inp, self.seed);
+        ep.loss = self.loss;
+        self.start.wait();
+        let r = f(&mut ep);
+        self.done.fetch_add(1, Ordering::SeqCst);
+        let until = Instant::now() + Duration::from_secs(60);
+        while self.done.load(Ordering::SeqCst) < 2 && Instant::now() < until {
+            if let Some(ev) = ep.next_event(Duration::from_millis(5)) {
+                ep.backlog.push_back(ev);
+            }
+        }
+        // Let the last packets settle before the association is dropped.
+        ep.pump_for(Duration::from_millis(50));
+        r
+    }
+}
+
+/// Runs `a` and `b` on two threads, each with its own worker and association, joined by a wire
+/// that loses `loss` of the packets each way. Each side keeps carrying packets after its closure
+/// returns until the other one is done too, so the last acknowledgements get through.
+pub fn pair<RA, RB>(
+    cfg_a: AssociationConfig,
+    cfg_b: AssociationConfig,
+    loss: f64,
+    a: impl FnOnce(&mut Endpoint) -> RA + Send + 'static,
+    b: impl FnOnce(&mut Endpoint) -> RB + Send + 'static,
+) -> (RA, RB)
+where
+    RA: Send + 'static,
+    RB: Send + 'static,
+{
+    let stack = stack();
+    let (a_out, b_in) = crossbeam_channel::unbounded();
+    let (b_out, a_in) = crossbeam_channel::unbounded();
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Arc::new(Barrier::new(2));
+    let side_a = Side {
+        stack: stack.clone(),
+        cfg: cfg_a,
+        out: a_out,
+        inp: a_in,
+        seed: 0xA,
+        loss,
+        done: done.clone(),
+        start: start.clone(),
+    };
+    let side_b = Side {
+        stack,
+        cfg: cfg_b,
+        out: b_out,
+        inp: b_in,
+        seed: 0xB,
+        loss,
+        done,
+        start,
+    };
+    let ta = std::thread::Builder::new()
+        .name("peer-a".into())
+        .spawn(move || side_a.run(a))
+        .unwrap();
+    let tb = std::thread::Builder::new()
+        .name("peer-b".into())
+        .spawn(move || side_b.run(b))
+        .unwrap();
+    let ra = ta.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+    let rb = tb.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+    (ra, rb)
+}
+
+/// Collects `n` messages (other events go to the backlog).
+pub fn receive_messages(ep: &mut Endpoint, n: usize, timeout: Duration) -> Vec<usrsctp::Message> {
+    let mut got = Vec::with_capacity(n);
+    let mut rest = VecDeque::new();
+    for ev in ep.backlog.drain(..) {
+        match ev {
+            Event::Message { message, .. } if got.len() < n => got.push(message),
+            other => rest.push_back(other),
+        }
+    }
+    ep.backlog = rest;
+    let deadline = Instant::now() + timeout;
+    while got.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ep.next_event(left) {
+            Some(Event::Message { message, .. }) => got.push(message),
+            Some(other) => ep.backlog.push_back(other),
+            None => panic!("timed out with {} of {n} messages", got.len()),
+        }
+    }
+    got
+}

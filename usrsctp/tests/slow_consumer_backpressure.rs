@@ -1,0 +1,124 @@
+//! A receiver stops reading for a while, then reads slowly. The sender sees WouldBlock and then
+//! BufferedAmountLow; the receiver's mailbox never holds more than its receive credit plus one
+//! message; SCTP's receive window pushes back on the sender; every message arrives intact.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{pair, pattern};
+use usrsctp::{ppid, AssociationConfig, Error, Event, SendOptions};
+
+const N: u32 = 2000;
+const SIZE: usize = 1024;
+
+fn config() -> AssociationConfig {
+    AssociationConfig {
+        send_buffer: Some(128 * 1024),
+        recv_buffer: Some(128 * 1024),
+        max_message_size: 4096,
+        send_high_water: 64 * 1024,
+        receive_credit: 32 * 1024,
+        ..AssociationConfig::default()
+    }
+}
+
+#[test]
+fn slow_consumer_backpressure() {
+    let bound = config().receive_credit + config().max_message_size;
+    let paused = Arc::new(AtomicBool::new(true));
+    let paused_a = paused.clone();
+    let ((would_block, low_events, min_rwnd), max_mailbox) = pair(
+        config(),
+        config(),
+        0.0,
+        move |a| {
+            a.connected();
+            let (mut would_block, mut low, mut min_rwnd) = (0u32, 0u32, u32::MAX);
+            let mut i = 0;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while i < N {
+                assert!(Instant::now() < deadline, "sender stuck at {i}");
+                match a.assoc.send(
+                    1,
+                    ppid::BINARY,
+                    pattern(9, i, SIZE),
+                    SendOptions::reliable(),
+                ) {
+                    Ok(_) => i += 1,
+                    Err(Error::WouldBlock {
+                        buffered,
+                        high_water,
+                        ..
+                    }) => {
+                        assert!(buffered + SIZE > high_water);
+                        would_block += 1;
+                        a.wait_for("BufferedAmountLow", Duration::from_secs(30), |e| {
+                            matches!(e, Event::BufferedAmountLow { .. })
+                        });
+                        low += 1;
+                    }
+                    Err(e) => panic!("send: {e}"),
+                }
+                if i % 64 == 0 && !paused_a.load(Ordering::SeqCst) {
+                    min_rwnd = min_rwnd.min(a.assoc.stats().unwrap().peer_rwnd);
+                }
+            }
+            (would_block, low, min_rwnd)
+        },
+        move |b| {
+            b.connected();
+            let mut max_mailbox = 0;
+            // Stop reading for a second: nothing is taken from the mailbox.
+            let until = Instant::now() + Duration::from_secs(1);
+            while Instant::now() < until {
+                max_mailbox = max_mailbox.max(b.assoc.stats().unwrap().mailbox_bytes);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            paused.store(false, Ordering::SeqCst);
+            // Then read slowly.
+            let mut next = 0u32;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while next < N {
+                assert!(Instant::now() < deadline, "receiver got {next} of {N}");
+                if let Some(Event::Message { message, .. }) =
+                    b.next_event(Duration::from_millis(50))
+                {
+                    assert!(
+                        message.data == pattern(9, next, SIZE),
+                        "message {next} intact and in order"
+                    );
+                    next += 1;
+                    if next % 16 == 0 {
+                        max_mailbox = max_mailbox.max(b.assoc.stats().unwrap().mailbox_bytes);
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            }
+            max_mailbox
+        },
+    );
+    eprintln!(
+        "WouldBlock {would_block}x, BufferedAmountLow {low_events}x, min peer rwnd {min_rwnd} B, \
+         max mailbox {max_mailbox} B (bound {bound} B)"
+    );
+    assert!(would_block > 0, "the sender was pushed back");
+    assert_eq!(
+        low_events, would_block,
+        "each WouldBlock is followed by BufferedAmountLow"
+    );
+    assert!(
+        max_mailbox <= bound,
+        "mailbox held {max_mailbox} B, above the bound {bound} B"
+    );
+    assert!(
+        max_mailbox > 0,
+        "the receiver's mailbox did fill while it was not reading"
+    );
+    assert!(
+        min_rwnd < 64 * 1024,
+        "the receive window closed toward the sender (min {min_rwnd})"
+    );
+}

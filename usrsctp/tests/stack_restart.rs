@@ -1,0 +1,115 @@
+//! The stack is shut down and started again several times, with traffic on every cycle: each
+//! start initialises usrsctp afresh, each shutdown finishes it, and no thread is left behind.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{pair, pattern, receive_messages, test_stack_config};
+use usrsctp::{ppid, AssociationConfig, CloseReason, Error, Event, SendOptions, Stack};
+
+const CYCLES: u64 = 4;
+const MESSAGES: u32 = 200;
+
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn exchange() {
+    pair(
+        AssociationConfig::default(),
+        AssociationConfig::default(),
+        0.0,
+        |a| {
+            a.connected();
+            for i in 0..MESSAGES {
+                a.assoc
+                    .send(0, ppid::BINARY, pattern(1, i, 500), SendOptions::reliable())
+                    .unwrap();
+            }
+            let got = receive_messages(a, 1, Duration::from_secs(20));
+            assert_eq!(got[0].data, b"done");
+            a.assoc.close().unwrap();
+            let closed = a.wait_for("Closed", Duration::from_secs(20), |e| {
+                matches!(e, Event::Closed { .. })
+            });
+            assert!(
+                matches!(
+                    closed,
+                    Event::Closed {
+                        reason: CloseReason::Graceful,
+                        ..
+                    }
+                ),
+                "{closed:?}"
+            );
+        },
+        |b| {
+            b.connected();
+            let got = receive_messages(b, MESSAGES as usize, Duration::from_secs(20));
+            for (i, m) in got.iter().enumerate() {
+                assert!(m.data == pattern(1, i as u32, 500));
+            }
+            b.assoc
+                .send(0, ppid::STRING, "done", SendOptions::reliable())
+                .unwrap();
+            b.wait_for("Closed", Duration::from_secs(20), |e| {
+                matches!(e, Event::Closed { .. })
+            });
+        },
+    );
+}
+
+#[test]
+fn stack_restart() {
+    let threads_before = thread_count();
+    let mut last_generation = 0;
+    for cycle in 0..CYCLES {
+        let stack = Stack::start(test_stack_config())
+            .unwrap_or_else(|e| panic!("cycle {cycle}: start: {e}"));
+        assert!(matches!(
+            Stack::start(test_stack_config()),
+            Err(Error::AlreadyRunning)
+        ));
+        let generation = stack.diagnostics().generation;
+        assert!(generation > last_generation, "a new stack each cycle");
+        last_generation = generation;
+        exchange();
+        // A worker that outlives the shutdown sees its association end with StackShutdown.
+        let worker = stack.worker().unwrap();
+        let assoc = worker.associate(AssociationConfig::default()).unwrap();
+        stack
+            .shutdown()
+            .unwrap_or_else(|e| panic!("cycle {cycle}: shutdown: {e}"));
+        assert!(!stack.is_running());
+        let mut saw_shutdown = false;
+        while let Some(ev) = worker.try_recv() {
+            saw_shutdown |= matches!(
+                ev,
+                Event::Closed {
+                    reason: CloseReason::StackShutdown,
+                    ..
+                }
+            );
+        }
+        assert!(
+            saw_shutdown,
+            "cycle {cycle}: open associations are told about the shutdown"
+        );
+        assert!(matches!(
+            assoc.send(0, ppid::BINARY, vec![1], SendOptions::reliable()),
+            Err(Error::Closed { .. })
+        ));
+        assert!(matches!(stack.worker(), Err(Error::StackShutdown)));
+        drop(assoc);
+        drop(worker);
+    }
+    // usrsctp's own threads are joined by usrsctp_finish; ours by shutdown.
+    assert_eq!(
+        thread_count(),
+        threads_before,
+        "no thread left behind after {CYCLES} cycles"
+    );
+}
