@@ -5,7 +5,7 @@
 //! to `StackConfig::command_batch` per wake-up) and owns every socket, so no socket state is
 //! shared and no lock guards it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::mem;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,6 +116,9 @@ pub(crate) struct Driver {
     config: StackConfig,
     rx: Receiver<Command>,
     socks: HashMap<AssocId, Sock>,
+    /// The sockets with a close deadline or a stream reset to retry: the only ones the timer
+    /// tick looks at, so a wake-up costs nothing per idle association.
+    timed: HashSet<AssocId>,
     buf: Vec<u8>,
 }
 
@@ -216,6 +219,7 @@ pub(crate) fn run(config: StackConfig, rx: Receiver<Command>, ready: Sender<Resu
         config,
         rx,
         socks: HashMap::new(),
+        timed: HashSet::new(),
         buf: vec![0; READ_CHUNK],
     };
     let reply = driver.serve();
@@ -333,31 +337,31 @@ impl Driver {
     }
 
     fn has_deadlines(&self) -> bool {
-        self.socks.values().any(|s| {
-            s.close_deadline.is_some() || (s.connected && (!s.resets.is_empty() || s.reset_all))
-        })
+        !self.timed.is_empty()
     }
 
     fn check_deadlines(&mut self) {
-        let now = Instant::now();
-        let expired: Vec<AssocId> = self
-            .socks
-            .iter()
-            .filter(|(_, s)| s.close_deadline.is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            debug!(assoc = %id, "graceful close timed out; aborting");
-            self.abort(id, true);
+        if self.timed.is_empty() {
+            return;
         }
-        let retry: Vec<AssocId> = self
-            .socks
-            .iter()
-            .filter(|(_, s)| !s.resets.is_empty() || s.reset_all)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in retry {
+        let now = Instant::now();
+        let timed: Vec<AssocId> = self.timed.iter().copied().collect();
+        for id in timed {
+            let Some(s) = self.socks.get(&id) else {
+                self.timed.remove(&id);
+                continue;
+            };
+            if s.close_deadline.is_some_and(|d| d <= now) {
+                debug!(assoc = %id, "graceful close timed out; aborting");
+                self.abort(id, true);
+                continue;
+            }
             self.try_resets(id);
+            if let Some(s) = self.socks.get(&id) {
+                if s.close_deadline.is_none() && s.resets.is_empty() && !s.reset_all {
+                    self.timed.remove(&id);
+                }
+            }
         }
     }
 
@@ -399,6 +403,7 @@ impl Driver {
                     } else {
                         s.resets.extend(streams);
                     }
+                    self.timed.insert(id);
                     self.try_resets(id);
                 }
             }
@@ -676,6 +681,7 @@ impl Driver {
             return;
         }
         s.close_deadline = Some(Instant::now() + s.shared.config.close_timeout);
+        self.timed.insert(id);
         debug!(assoc = %id, "graceful close");
         self.flush(id);
     }
