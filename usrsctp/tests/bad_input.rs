@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{fix_checksum, pair, receive_messages, Endpoint, Rng};
-use usrsctp::{ppid, AssociationConfig, Error, Event, SendOptions};
+use common::{default_pair, fix_checksum, receive_messages, Endpoint, Rng};
+use usrsctp::{ppid, Error, Event, SendOptions};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -58,10 +58,7 @@ fn echo_until_closed(ep: &mut Endpoint, peer_done: &AtomicBool) {
 fn run(kind: &'static str, feed: fn(&mut Endpoint, &mut Rng, &[Vec<u8>])) -> &'static str {
     let a_done = Arc::new(AtomicBool::new(false));
     let b_view = a_done.clone();
-    let (outcome, ()) = pair(
-        AssociationConfig::default(),
-        AssociationConfig::default(),
-        0.0,
+    let (outcome, ()) = default_pair(
         move |a| {
             a.capture = Some(Vec::new());
             a.connected();
@@ -148,10 +145,7 @@ fn bad_input() {
     });
 
     // API misuse gives errors, and checks happen before anything is queued.
-    let ((), ()) = pair(
-        AssociationConfig::default(),
-        AssociationConfig::default(),
-        0.0,
+    let ((), ()) = default_pair(
         |a| {
             let (out, _) = a.connected();
             let err = a

@@ -4,31 +4,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::pair;
+use common::default_pair;
 use usrsctp::{ppid, AssociationConfig, CloseReason, Event, SendOptions};
-
-const T: Duration = Duration::from_secs(20);
 
 #[test]
 fn abort_reaches_the_peer() {
-    pair(
-        AssociationConfig::default(),
-        AssociationConfig::default(),
-        0.0,
+    default_pair(
         |a| {
             a.connected();
             a.assoc.abort().unwrap();
-            let ev = a.wait_for("Closed", T, |e| matches!(e, Event::Closed { .. }));
-            assert!(
-                matches!(
-                    ev,
-                    Event::Closed {
-                        reason: CloseReason::AbortedLocally,
-                        ..
-                    }
-                ),
-                "{ev:?}"
-            );
+            assert_eq!(a.closed(), CloseReason::AbortedLocally);
             assert!(a
                 .assoc
                 .send(0, ppid::BINARY, vec![1], SendOptions::reliable())
@@ -36,17 +21,7 @@ fn abort_reaches_the_peer() {
         },
         |b| {
             b.connected();
-            let ev = b.wait_for("Closed", T, |e| matches!(e, Event::Closed { .. }));
-            assert!(
-                matches!(
-                    ev,
-                    Event::Closed {
-                        reason: CloseReason::AbortedByPeer,
-                        ..
-                    }
-                ),
-                "{ev:?}"
-            );
+            assert_eq!(b.closed(), CloseReason::AbortedByPeer);
         },
     );
 }

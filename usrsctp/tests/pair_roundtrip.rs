@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{pair, pattern, receive_messages, Endpoint};
-use usrsctp::{ppid, AssociationConfig, CloseReason, Event, SendOptions};
+use common::{default_pair, pattern, receive_messages, Endpoint};
+use usrsctp::{ppid, CloseReason, SendOptions};
 
 const SIZES: [usize; 5] = [0, 1, 1024, 64 * 1024, 200 * 1024];
 const ORDERED_STREAM: u16 = 1;
@@ -85,10 +85,7 @@ fn exchange(ep: &mut Endpoint, my_tag: u8, peer_tag: u8) -> Vec<(u16, usize)> {
 
 #[test]
 fn pair_roundtrip() {
-    let (a, b) = pair(
-        AssociationConfig::default(),
-        AssociationConfig::default(),
-        0.0,
+    let (a, b) = default_pair(
         |ep| {
             let got = exchange(ep, 0xA, 0xB);
             let stats = ep.assoc.stats().expect("stats");
@@ -98,19 +95,7 @@ fn pair_roundtrip() {
             assert_eq!(stats.buffered_amount, 0);
             // A closes; both sides must see a graceful end.
             ep.assoc.close().expect("close");
-            let closed = ep.wait_for("Closed", Duration::from_secs(20), |e| {
-                matches!(e, Event::Closed { .. })
-            });
-            assert!(
-                matches!(
-                    closed,
-                    Event::Closed {
-                        reason: CloseReason::Graceful,
-                        ..
-                    }
-                ),
-                "{closed:?}"
-            );
+            assert_eq!(ep.closed(), CloseReason::Graceful);
             let err = ep
                 .assoc
                 .send(1, ppid::BINARY, vec![1], SendOptions::reliable())
@@ -120,19 +105,7 @@ fn pair_roundtrip() {
         },
         |ep| {
             let got = exchange(ep, 0xB, 0xA);
-            let closed = ep.wait_for("Closed", Duration::from_secs(20), |e| {
-                matches!(e, Event::Closed { .. })
-            });
-            assert!(
-                matches!(
-                    closed,
-                    Event::Closed {
-                        reason: CloseReason::Graceful,
-                        ..
-                    }
-                ),
-                "{closed:?}"
-            );
+            assert_eq!(ep.closed(), CloseReason::Graceful);
             assert!(
                 ep.assoc.input(vec![0u8; 32]).is_err(),
                 "input after close is refused"

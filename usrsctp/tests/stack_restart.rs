@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{pair, pattern, receive_messages, test_stack_config};
+use common::{default_pair, pattern, receive_messages, test_stack_config};
 use usrsctp::{ppid, AssociationConfig, CloseReason, Error, Event, SendOptions, Stack};
 
 const CYCLES: u64 = 4;
@@ -18,10 +18,7 @@ fn thread_count() -> usize {
 }
 
 fn exchange() {
-    pair(
-        AssociationConfig::default(),
-        AssociationConfig::default(),
-        0.0,
+    default_pair(
         |a| {
             a.connected();
             for i in 0..MESSAGES {
@@ -32,19 +29,7 @@ fn exchange() {
             let got = receive_messages(a, 1, Duration::from_secs(20));
             assert_eq!(got[0].data, b"done");
             a.assoc.close().unwrap();
-            let closed = a.wait_for("Closed", Duration::from_secs(20), |e| {
-                matches!(e, Event::Closed { .. })
-            });
-            assert!(
-                matches!(
-                    closed,
-                    Event::Closed {
-                        reason: CloseReason::Graceful,
-                        ..
-                    }
-                ),
-                "{closed:?}"
-            );
+            assert_eq!(a.closed(), CloseReason::Graceful);
         },
         |b| {
             b.connected();
@@ -55,9 +40,7 @@ fn exchange() {
             b.assoc
                 .send(0, ppid::STRING, "done", SendOptions::reliable())
                 .unwrap();
-            b.wait_for("Closed", Duration::from_secs(20), |e| {
-                matches!(e, Event::Closed { .. })
-            });
+            b.closed();
         },
     );
 }

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{pair, receive_messages};
-use usrsctp::{ppid, AssociationConfig, Error, Event, ResetDirection, ResetOutcome, SendOptions};
+use common::{default_pair, receive_messages};
+use usrsctp::{ppid, Error, Event, ResetDirection, ResetOutcome, SendOptions};
 
 const STREAM: u16 = 3;
 const T: Duration = Duration::from_secs(20);
@@ -18,10 +18,7 @@ fn is_reset(e: &Event, dir: ResetDirection) -> bool {
 
 #[test]
 fn stream_reset() {
-    pair(
-        AssociationConfig::default(),
-        AssociationConfig::default(),
-        0.0,
+    default_pair(
         |a| {
             a.connected();
             a.assoc

@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use usrsctp::{Association, AssociationConfig, Event, Stack, StackConfig, Worker};
+use usrsctp::{Association, AssociationConfig, CloseReason, Event, Stack, StackConfig, Worker};
 
 /// Short timers so lossy tests finish in seconds; everything else WebRTC defaults.
 pub fn test_stack_config() -> StackConfig {
@@ -224,6 +224,16 @@ impl Endpoint {
         }
     }
 
+    /// Waits for the association to end and returns why.
+    pub fn closed(&mut self) -> CloseReason {
+        match self.wait_for("Closed", Duration::from_secs(30), |e| {
+            matches!(e, Event::Closed { .. })
+        }) {
+            Event::Closed { reason, .. } => reason,
+            _ => unreachable!(),
+        }
+    }
+
     /// Keeps the wire moving for `d`, keeping events in the backlog.
     pub fn pump_for(&mut self, d: Duration) {
         let deadline = Instant::now() + d;
@@ -316,6 +326,24 @@ where
     let ra = ta.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
     let rb = tb.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
     (ra, rb)
+}
+
+/// `pair` with default associations and a perfect wire.
+pub fn default_pair<RA, RB>(
+    a: impl FnOnce(&mut Endpoint) -> RA + Send + 'static,
+    b: impl FnOnce(&mut Endpoint) -> RB + Send + 'static,
+) -> (RA, RB)
+where
+    RA: Send + 'static,
+    RB: Send + 'static,
+{
+    pair(
+        AssociationConfig::default(),
+        AssociationConfig::default(),
+        0.0,
+        a,
+        b,
+    )
 }
 
 /// Collects `n` messages (other events go to the backlog).
