@@ -1,12 +1,62 @@
 #!/usr/bin/env bash
 # Fetches the pinned usrsctp release into vendor/usrsctp, where usrsctp-sys's build script
 # looks for it. Idempotent: an existing checkout at the right tag is left alone.
+#
+#   vendor/fetch.sh                 git clone of sctplab/usrsctp at the tag
+#   vendor/fetch.sh --from-debian   the same release from Debian's source package
 set -euo pipefail
 
 TAG="0.9.5.0"
 REPO="https://github.com/sctplab/usrsctp"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dest="$here/usrsctp"
+
+# --from-debian: take the same upstream release from Debian's source package instead of GitHub
+# (its orig tarball is the upstream 0.9.5.0 release; apt verifies it against the signed archive).
+# For machines that reach Debian's archive but not GitHub. Needs root and apt.
+from_debian() {
+    if [ -f "$dest/usrsctplib/usrsctp.h" ]; then
+        echo "vendor/usrsctp already holds a usrsctp source tree; remove it to fetch again."
+        exit 0
+    fi
+    if ! apt-cache showsrc libusrsctp 2>/dev/null | grep -q '^Version:'; then
+        # Enable source entries next to the machine's own binary entries (same archive).
+        for f in /etc/apt/sources.list.d/*.sources; do
+            [ -f "$f" ] || continue
+            sed 's/^Types:.*/Types: deb-src/' "$f" >"/etc/apt/sources.list.d/usrsctp-rs-src-$(basename "$f")"
+        done
+        if [ -f /etc/apt/sources.list ]; then
+            sed -n 's/^deb /deb-src /p' /etc/apt/sources.list >/etc/apt/sources.list.d/usrsctp-rs-src.list
+        fi
+        apt-get update -qq
+    fi
+    version="$(apt-cache showsrc libusrsctp | awk '/^Version:/ {print $2; exit}')"
+    case "$version" in
+        "$TAG"-*) ;;
+        *) echo "Debian's libusrsctp source is version '${version:-none}', not $TAG." >&2; exit 1 ;;
+    esac
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    (cd "$tmp" && apt-get source --download-only -qq "libusrsctp=$version" >/dev/null 2>&1)
+    orig="$tmp/libusrsctp_$TAG.orig.tar.gz"
+    if [ ! -f "$orig" ]; then
+        echo "apt-get source did not produce $(basename "$orig")." >&2
+        exit 1
+    fi
+    mkdir -p "$dest"
+    tar -xzf "$orig" -C "$dest" --strip-components=1
+    if [ ! -f "$dest/usrsctplib/usrsctp.h" ]; then
+        echo "The Debian source has no usrsctplib/usrsctp.h; removing vendor/usrsctp." >&2
+        rm -rf "$dest"
+        exit 1
+    fi
+    echo "vendor/usrsctp holds usrsctp $TAG from Debian's source package $version."
+    exit 0
+}
+
+if [ "${1:-}" = "--from-debian" ]; then
+    from_debian
+fi
 
 tag_commit() {
     git -C "$dest" rev-parse -q --verify "refs/tags/$TAG^{commit}" 2>/dev/null || true
