@@ -86,6 +86,7 @@
 
 mod association;
 mod config;
+pub mod datachannel;
 mod driver;
 mod error;
 mod event;
