@@ -1,0 +1,25 @@
+//! The `usrsctp-stress` harness: many workers on many threads carry data channels through
+//! loss, duplication, reordering, corruption, injected garbage, worker teardown and stack
+//! restarts, and prove that no reliable message is lost, duplicated, reordered or corrupted
+//! and that no thread, file descriptor or memory leaks.
+//!
+//! - [`cli`]: the flags (the contract of the binary).
+//! - [`run`]: the orchestrator (rounds, churn, stack restarts, watchdog, accounting).
+//! - [`payload`]: message framing and checks; [`wire`]: fault injection;
+//!   [`malformed`]: malformed packets; [`procstat`]: threads, fds and memory from `/proc`;
+//!   [`latency`]: the latency histogram; [`report`]: the JSON report (version 1).
+//!
+//! See `docs/STRESS.md` for the reliability gates built on it.
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod latency;
+pub mod malformed;
+pub mod payload;
+pub mod procstat;
+pub mod report;
+pub mod rng;
+pub mod run;
+pub mod wire;
+mod worker;

@@ -1,0 +1,703 @@
+//! One worker thread: its `Worker`, one end of several cross-worker pairs, its end of the wire,
+//! and the checks on everything it receives.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+use usrsctp::{
+    ppid, AssocId, Association, AssociationConfig, Diagnostics, Event, Message, Reliability,
+    SendFailure, SendOptions, Worker,
+};
+
+use crate::latency::Histogram;
+use crate::malformed;
+use crate::payload::{self, Header, STREAMS};
+use crate::rng::{self, Rng};
+use crate::run::{Inbound, Ledger, Round};
+use crate::wire::{Dest, Wire};
+
+/// Messages queued per association per pass before the loop moves on.
+const SEND_BATCH: usize = 64;
+/// Events and inbound items handled per pass.
+const PASS: usize = 1024;
+/// Malformed packets generated per pass.
+const MALFORMED_BATCH: u64 = 64;
+/// Malformed packets that may wait for the stack thread before the workers hold back.
+const MALFORMED_BACKLOG: u64 = 20_000;
+
+/// Side A sends direction 0 and receives direction 1; side B the reverse.
+const A: u8 = 0;
+const B: u8 = 1;
+
+/// Why the worker loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Exit {
+    /// Churn: tear down everything mid-transfer.
+    Churn,
+    /// The round is over (or the orchestrator went away).
+    Stop,
+}
+
+/// One end of one pair incarnation.
+struct Local {
+    slot: u32,
+    side: u8,
+    ledger: Arc<Ledger>,
+    assoc: Association,
+    /// The worker the other end lives on.
+    peer: usize,
+    connected: bool,
+    blocked: bool,
+    next_seq: u32,
+    /// Sequence numbers received (a bitmap), to find duplicates.
+    seen: Vec<u64>,
+    /// Highest sequence number received per ordered stream.
+    last_ordered: [Option<u32>; STREAMS as usize],
+    /// A recent real packet of ours, the seed of malformed ones.
+    sample: Option<Vec<u8>>,
+    transmits: u64,
+}
+
+impl Local {
+    fn dest_of_peer(&self) -> Dest {
+        Dest {
+            slot: self.slot,
+            gen: self.ledger.gen,
+            side: 1 - self.side,
+        }
+    }
+}
+
+/// Marks a sequence number seen; false if it was seen already.
+fn mark(seen: &mut Vec<u64>, seq: u32) -> bool {
+    let (word, bit) = ((seq / 64) as usize, seq % 64);
+    if seen.len() <= word {
+        seen.resize(word + 1, 0);
+    }
+    let fresh = seen[word] & (1 << bit) == 0;
+    seen[word] |= 1 << bit;
+    fresh
+}
+
+struct Loop {
+    round: Arc<Round>,
+    index: usize,
+    rx: Receiver<Inbound>,
+    worker: Worker,
+    locals: HashMap<(u32, u8), Local>,
+    by_id: HashMap<AssocId, (u32, u8)>,
+    wire: Wire,
+    rng: Rng,
+    hist: Histogram,
+    events: Vec<Event>,
+    slow: bool,
+    stall: bool,
+    malformed_mode: bool,
+    tamper: Option<Tamper>,
+}
+
+/// Testing aid (`--debug-tamper`): spoils one received message in each of the ways the
+/// checks must catch, above SCTP, before verification.
+#[derive(Default)]
+struct Tamper {
+    seen: u64,
+    held: Option<((u32, u8), Message)>,
+    reordered: bool,
+}
+
+impl Tamper {
+    fn apply(&mut self, key: (u32, u8), mut msg: Message) -> Vec<((u32, u8), Message)> {
+        self.seen += 1;
+        let ordered_reliable = msg.ppid == ppid::BINARY && !msg.unordered;
+        let releases = self
+            .held
+            .as_ref()
+            .is_some_and(|(k, h)| *k == key && h.stream == msg.stream && !msg.unordered);
+        if releases {
+            if let Some(held) = self.held.take() {
+                return vec![(key, msg), held];
+            }
+        }
+        match self.seen {
+            100 if ordered_reliable => vec![],
+            200 => vec![(key, msg.clone()), (key, msg)],
+            300 => {
+                if let Some(b) = msg.data.last_mut() {
+                    *b ^= 0x40;
+                }
+                vec![(key, msg)]
+            }
+            n if n > 400 && ordered_reliable && !self.reordered => {
+                self.reordered = true;
+                self.held = Some((key, msg));
+                vec![]
+            }
+            _ => vec![(key, msg)],
+        }
+    }
+}
+
+/// Runs worker `index` for `round` until it is told to stop or to churn. `restart` says that
+/// it replaces a worker churn tore down: its pairs get new incarnations.
+pub(crate) fn run(
+    round: Arc<Round>,
+    index: usize,
+    rx: Receiver<Inbound>,
+    restart: bool,
+    life: u64,
+) {
+    let worker = match round.stack.worker() {
+        Ok(w) => w,
+        Err(e) => {
+            round
+                .shared
+                .fail(format!("worker {index}: creating the Worker failed: {e}"));
+            return;
+        }
+    };
+    let cfg = &round.shared.cfg;
+    let seed = rng::hash(&[cfg.seed, u64::from(round.index), index as u64, life]);
+    let mut lp = Loop {
+        index,
+        rx,
+        worker,
+        locals: HashMap::new(),
+        by_id: HashMap::new(),
+        wire: Wire::new(cfg.faults, seed),
+        rng: Rng::new(seed ^ 0xBAD),
+        hist: Histogram::default(),
+        events: Vec::with_capacity(PASS),
+        slow: cfg.slow_consumer && index == 0,
+        stall: cfg.stall && index == 0,
+        malformed_mode: cfg.malformed > 0,
+        tamper: (cfg.tamper && index == 0 && life == 1).then(Tamper::default),
+        round,
+    };
+    lp.start(restart);
+    let exit = lp.work();
+    lp.finish(exit);
+}
+
+/// WebRTC defaults, with the send queue and socket send buffer at 256 KiB instead of 1 MiB:
+/// a bulk sender that queues until `WouldBlock` then waits for roughly a quarter as long per
+/// message, so latency reflects the transport more than queueing, and churn discards less.
+fn association_config() -> AssociationConfig {
+    AssociationConfig {
+        send_high_water: 256 * 1024,
+        send_buffer: Some(256 * 1024),
+        ..AssociationConfig::default()
+    }
+}
+
+impl Loop {
+    fn start(&mut self, restart: bool) {
+        let round = self.round.clone();
+        for (s, slot) in round.slots.iter().enumerate() {
+            if slot.a == self.index {
+                self.create_a(s as u32);
+            }
+        }
+        if restart {
+            for (s, slot) in round.slots.iter().enumerate() {
+                if slot.b == self.index {
+                    if let Some(gen) = slot.current_gen() {
+                        let _ = round.txs[slot.a].send(Inbound::Respawn {
+                            slot: s as u32,
+                            stale_gen: gen,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts a new incarnation of `slot`, whose side A lives here, and asks side B's worker
+    /// to create the other end.
+    fn create_a(&mut self, slot: u32) {
+        let round = self.round.clone();
+        let ledger = round.new_incarnation(slot);
+        self.drop_local((slot, A));
+        self.open(slot, A, ledger.clone());
+        let _ = round.txs[round.slots[slot as usize].b].send(Inbound::Create { ledger });
+    }
+
+    fn open(&mut self, slot: u32, side: u8, ledger: Arc<Ledger>) {
+        let s = &self.round.slots[slot as usize];
+        let peer = if side == A { s.b } else { s.a };
+        match self.worker.associate(association_config()) {
+            Ok(assoc) => {
+                self.by_id.insert(assoc.id(), (slot, side));
+                self.locals.insert(
+                    (slot, side),
+                    Local {
+                        slot,
+                        side,
+                        ledger,
+                        assoc,
+                        peer,
+                        connected: false,
+                        blocked: false,
+                        next_seq: 0,
+                        seen: Vec::new(),
+                        last_ordered: [None; STREAMS as usize],
+                        sample: None,
+                        transmits: 0,
+                    },
+                );
+            }
+            Err(e) => {
+                ledger.dead.store(true, Release);
+                self.round.shared.fail(format!(
+                    "worker {}: associate for slot {slot} failed: {e}",
+                    self.index
+                ));
+            }
+        }
+    }
+
+    /// Aborts and forgets one end; its incarnation counts as torn down by churn.
+    fn drop_local(&mut self, key: (u32, u8)) {
+        if let Some(local) = self.locals.remove(&key) {
+            self.by_id.remove(&local.assoc.id());
+            local.ledger.churned.store(true, Release);
+            let _ = local.assoc.abort();
+        }
+    }
+
+    fn work(&mut self) -> Exit {
+        let mut idle = Duration::from_micros(50);
+        let mut next_pause = Instant::now() + Duration::from_secs(1);
+        loop {
+            let mut work = 0usize;
+            for _ in 0..PASS {
+                match self.rx.try_recv() {
+                    Ok(Inbound::Churn) => return Exit::Churn,
+                    Ok(Inbound::Stop) | Err(TryRecvError::Disconnected) => return Exit::Stop,
+                    Ok(item) => {
+                        work += 1;
+                        self.inbound(item);
+                    }
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
+            if self.stall && self.locals.values().any(|l| l.connected) {
+                // Testing aid: stop carrying anything, as a deadlocked worker would.
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            let max = if self.slow { 32 } else { PASS };
+            let mut events = std::mem::take(&mut self.events);
+            work += self.worker.drain(&mut events, max);
+            for ev in events.drain(..) {
+                self.event(ev);
+            }
+            self.events = events;
+            self.flush_wire();
+            work += self.inject_malformed();
+            work += self.send_all();
+            self.check_done();
+            if self.slow {
+                // The slow consumer: a short sleep every pass and a long pause every second.
+                std::thread::sleep(Duration::from_millis(1));
+                if Instant::now() >= next_pause {
+                    std::thread::sleep(Duration::from_millis(250));
+                    next_pause = Instant::now() + Duration::from_secs(1);
+                }
+            }
+            if work == 0 {
+                if let Some(ev) = self.worker.recv_timeout(idle) {
+                    self.event(ev);
+                    self.flush_wire();
+                }
+                idle = (idle * 2).min(Duration::from_millis(1));
+            } else {
+                idle = Duration::from_micros(50);
+            }
+        }
+    }
+
+    fn flush_wire(&mut self) {
+        let txs = &self.round.txs;
+        self.wire.end_pass(&mut |w, dest, packet| {
+            let _ = txs[w].send(Inbound::Packet {
+                dest,
+                packet,
+                malformed: false,
+            });
+        });
+    }
+
+    fn inbound(&mut self, item: Inbound) {
+        match item {
+            Inbound::Packet {
+                dest,
+                packet,
+                malformed,
+            } => {
+                let shared = &self.round.shared;
+                let fed = self
+                    .locals
+                    .get(&(dest.slot, dest.side))
+                    .is_some_and(|l| l.ledger.gen == dest.gen && l.assoc.input(packet).is_ok());
+                if fed {
+                    shared.inputs_fed.fetch_add(1, Relaxed);
+                }
+                if malformed {
+                    shared.malformed_in_flight.fetch_sub(1, Relaxed);
+                    if fed {
+                        shared.malformed_injected.fetch_add(1, Relaxed);
+                    } else {
+                        // Its association is gone: another packet will be made in its place.
+                        shared.malformed_left.fetch_add(1, Relaxed);
+                    }
+                }
+            }
+            Inbound::Create { ledger } => {
+                let key = (ledger.slot, B);
+                let newer_here = self
+                    .locals
+                    .get(&key)
+                    .is_some_and(|l| l.ledger.gen >= ledger.gen);
+                let superseded = self.round.slots[ledger.slot as usize]
+                    .current_gen()
+                    .is_some_and(|g| g > ledger.gen);
+                if newer_here || superseded {
+                    return;
+                }
+                self.drop_local(key);
+                self.open(ledger.slot, B, ledger);
+            }
+            Inbound::Respawn { slot, stale_gen } => {
+                if self.round.slots[slot as usize].current_gen() == Some(stale_gen) {
+                    self.create_a(slot);
+                }
+            }
+            Inbound::Churn | Inbound::Stop => {}
+        }
+    }
+
+    fn event(&mut self, ev: Event) {
+        let Some(&key) = self.by_id.get(&ev.assoc()) else {
+            // An end we already aborted or replaced: its last events are of no interest.
+            return;
+        };
+        match ev {
+            Event::Transmit { packet, .. } => {
+                let Some(l) = self.locals.get_mut(&key) else {
+                    return;
+                };
+                if self.malformed_mode {
+                    l.transmits += 1;
+                    if l.sample.is_none() || l.transmits % 16 == 0 {
+                        l.sample = Some(packet.clone());
+                    }
+                }
+                let (peer, dest) = (l.peer, l.dest_of_peer());
+                let txs = &self.round.txs;
+                self.wire
+                    .transmit(peer, dest, packet, &mut |w, dest, packet| {
+                        let _ = txs[w].send(Inbound::Packet {
+                            dest,
+                            packet,
+                            malformed: false,
+                        });
+                    });
+            }
+            Event::Connected { .. } => {
+                if let Some(l) = self.locals.get_mut(&key) {
+                    l.connected = true;
+                    self.round.shared.progress.fetch_add(1, Relaxed);
+                }
+            }
+            Event::Message { message, .. } => match self.tamper.as_mut() {
+                Some(t) => {
+                    for (k, m) in t.apply(key, message) {
+                        self.verify(k, m);
+                    }
+                }
+                None => self.verify(key, message),
+            },
+            Event::BufferedAmountLow { .. } => {
+                if let Some(l) = self.locals.get_mut(&key) {
+                    l.blocked = false;
+                }
+            }
+            Event::SendFailed { reason, ppid, .. } => {
+                if ppid != ppid::BINARY_PARTIAL {
+                    self.round
+                        .shared
+                        .reliable_send_failures
+                        .fetch_add(1, Relaxed);
+                    if let Some(l) = self.locals.get(&key) {
+                        if !l.ledger.churned.load(Acquire) && !self.malformed_mode {
+                            let reason = match reason {
+                                SendFailure::Abandoned { sent } => {
+                                    format!("abandoned (sent: {sent})")
+                                }
+                                SendFailure::AssociationClosed => "association closed".into(),
+                                SendFailure::Rejected(e) => format!("rejected ({e:?})"),
+                            };
+                            self.round.shared.note(format!(
+                                "slot {} gen {}: a reliable message failed: {reason}",
+                                l.slot, l.ledger.gen
+                            ));
+                        }
+                    }
+                }
+            }
+            Event::Closed { reason, .. } => {
+                let Some(l) = self.locals.remove(&key) else {
+                    return;
+                };
+                self.by_id.remove(&l.assoc.id());
+                if l.ledger.churned.load(Acquire) {
+                    return;
+                }
+                l.ledger.dead.store(true, Release);
+                self.round.shared.unexpected_closes.fetch_add(1, Relaxed);
+                if self.malformed_mode {
+                    // Forged packets may legitimately end an association: replace it.
+                    if l.side == A {
+                        self.create_a(l.slot);
+                    } else {
+                        let _ = self.round.txs[l.peer].send(Inbound::Respawn {
+                            slot: l.slot,
+                            stale_gen: l.ledger.gen,
+                        });
+                    }
+                } else {
+                    self.round.shared.note(format!(
+                        "slot {} gen {} side {}: association closed unexpectedly: {reason:?}",
+                        l.slot,
+                        l.ledger.gen,
+                        if l.side == A { "A" } else { "B" }
+                    ));
+                }
+            }
+            Event::StreamsReset { .. } => {}
+        }
+    }
+
+    fn verify(&mut self, key: (u32, u8), message: Message) {
+        let shared = &self.round.shared;
+        let Some(l) = self.locals.get_mut(&key) else {
+            return;
+        };
+        let dir = 1 - l.side;
+        let header = match payload::decode(&message.data) {
+            Ok(h) => h,
+            Err(why) => {
+                shared.corrupted.fetch_add(1, Relaxed);
+                shared.note(format!("slot {}: corrupted message ({why:?})", l.slot));
+                return;
+            }
+        };
+        let expected_ppid = if header.partial {
+            ppid::BINARY_PARTIAL
+        } else {
+            ppid::BINARY
+        };
+        let belongs = header.slot == l.slot
+            && header.gen == l.ledger.gen
+            && header.dir == dir
+            && header.stream == message.stream
+            && header.stream < STREAMS
+            && header.unordered == message.unordered
+            && message.ppid == expected_ppid
+            && u64::from(header.seq) <= shared.cfg.messages;
+        if !belongs {
+            shared.corrupted.fetch_add(1, Relaxed);
+            shared.note(format!(
+                "slot {} gen {}: message that does not belong here: {header:?} on stream {} ppid {}",
+                l.slot, l.ledger.gen, message.stream, message.ppid
+            ));
+            return;
+        }
+        if !mark(&mut l.seen, header.seq) {
+            shared.duplicated.fetch_add(1, Relaxed);
+            return;
+        }
+        if !header.unordered {
+            let last = &mut l.last_ordered[usize::from(header.stream)];
+            if last.is_some_and(|prev| header.seq < prev) {
+                shared.out_of_order.fetch_add(1, Relaxed);
+            } else {
+                *last = Some(header.seq);
+            }
+        }
+        let d = usize::from(dir);
+        if header.partial {
+            l.ledger.delivered_partial[d].fetch_add(1, Relaxed);
+        } else {
+            l.ledger.delivered[d].fetch_add(1, Release);
+            let now = shared.now_us();
+            self.hist.record(now.saturating_sub(header.sent_us));
+        }
+        shared.delivered.fetch_add(1, Relaxed);
+        shared
+            .bytes_delivered
+            .fetch_add(message.data.len() as u64, Relaxed);
+    }
+
+    fn send_all(&mut self) -> usize {
+        let round = &self.round;
+        let shared = &round.shared;
+        let quota = shared.cfg.messages;
+        let stop = shared.stop_sending.load(Acquire);
+        let mut sent = 0;
+        for l in self.locals.values_mut() {
+            let d = usize::from(l.side);
+            let slot = &round.slots[l.slot as usize];
+            if stop || slot.sent[d].load(Acquire) >= quota {
+                l.ledger.finished[d].store(true, Release);
+                continue;
+            }
+            if !l.connected || l.blocked {
+                continue;
+            }
+            let now = shared.now_us();
+            for _ in 0..SEND_BATCH {
+                let n = slot.sent[d].load(Acquire);
+                if n >= quota {
+                    l.ledger.finished[d].store(true, Release);
+                    break;
+                }
+                let shape = shared.plan.shape(round.index, l.slot, d as u8, n);
+                let header = Header {
+                    slot: l.slot,
+                    gen: l.ledger.gen,
+                    dir: d as u8,
+                    unordered: shape.unordered,
+                    partial: shape.partial,
+                    stream: shape.stream,
+                    seq: l.next_seq,
+                    len: shape.len,
+                    sent_us: now,
+                };
+                let (ppid, reliability) = if shape.partial {
+                    (ppid::BINARY_PARTIAL, Reliability::MaxRetransmits(0))
+                } else {
+                    (ppid::BINARY, Reliability::Reliable)
+                };
+                let opts = SendOptions {
+                    unordered: shape.unordered,
+                    reliability,
+                };
+                match l
+                    .assoc
+                    .send(shape.stream, ppid, payload::encode(&header), opts)
+                {
+                    Ok(_) => {
+                        l.next_seq += 1;
+                        if shape.partial {
+                            l.ledger.sent_partial[d].fetch_add(1, Release);
+                        } else {
+                            l.ledger.sent[d].fetch_add(1, Release);
+                        }
+                        slot.sent[d].fetch_add(1, Release);
+                        shared.sent.fetch_add(1, Relaxed);
+                        sent += 1;
+                    }
+                    Err(e) if e.is_would_block() => {
+                        l.blocked = true;
+                        break;
+                    }
+                    // Closed: its Closed event follows.
+                    Err(_) => break,
+                }
+            }
+        }
+        sent
+    }
+
+    /// Marks each direction this worker receives as done once its sender finished and every
+    /// reliable message it sent has arrived.
+    fn check_done(&self) {
+        for l in self.locals.values() {
+            let d = usize::from(1 - l.side);
+            let ledger = &l.ledger;
+            if !ledger.done[d].load(Relaxed)
+                && ledger.finished[d].load(Acquire)
+                && ledger.delivered[d].load(Acquire) >= ledger.sent[d].load(Acquire)
+            {
+                ledger.done[d].store(true, Release);
+                self.round.shared.progress.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Feeds malformed packets, made from our own recent packets, to the peers' associations.
+    fn inject_malformed(&mut self) -> usize {
+        let shared = &self.round.shared;
+        if !self.malformed_mode || shared.malformed_left.load(Relaxed) == 0 {
+            return 0;
+        }
+        // Hold back while too many wait, in the workers' channels or in the stack's queue.
+        if shared.malformed_in_flight.load(Relaxed) > MALFORMED_BACKLOG {
+            return 0;
+        }
+        let d = Diagnostics::current();
+        let taken = d.packets_in + d.inputs_dropped;
+        if shared.inputs_fed.load(Relaxed).saturating_sub(taken) > MALFORMED_BACKLOG {
+            return 0;
+        }
+        let targets: Vec<(usize, Dest, Vec<u8>)> = self
+            .locals
+            .values()
+            .filter(|l| l.connected)
+            .filter_map(|l| {
+                l.sample
+                    .as_ref()
+                    .map(|s| (l.peer, l.dest_of_peer(), s.clone()))
+            })
+            .collect();
+        if targets.is_empty() {
+            return 0;
+        }
+        let Ok(prev) = shared
+            .malformed_left
+            .fetch_update(Relaxed, Relaxed, |left| {
+                Some(left.saturating_sub(MALFORMED_BATCH))
+            })
+        else {
+            return 0;
+        };
+        let n = prev.min(MALFORMED_BATCH);
+        shared.malformed_in_flight.fetch_add(n, Relaxed);
+        let include_init = shared.cfg.malformed_init;
+        for _ in 0..n {
+            let (peer, dest, sample) = &targets[self.rng.below(targets.len() as u64) as usize];
+            let packet = malformed::malformed(&mut self.rng, sample, include_init);
+            let _ = self.round.txs[*peer].send(Inbound::Packet {
+                dest: *dest,
+                packet,
+                malformed: true,
+            });
+        }
+        n as usize
+    }
+
+    fn finish(self, exit: Exit) {
+        let Loop {
+            round,
+            worker,
+            locals,
+            wire,
+            hist,
+            ..
+        } = self;
+        round.shared.merge(&hist, &wire.stats);
+        if exit == Exit::Churn {
+            for l in locals.values() {
+                l.ledger.churned.store(true, Release);
+            }
+        }
+        // The path that matters: dropping the Worker aborts all its associations at once,
+        // mid-transfer, while their handles still exist.
+        drop(worker);
+        drop(locals);
+    }
+}
