@@ -42,9 +42,6 @@ pub struct Config {
     pub watchdog: Duration,
     /// Malformed packets to feed to live associations (0: none).
     pub malformed: u64,
-    /// Let malformed packets carry INIT chunks (off by default: usrsctp 0.9.5.0 can hang on
-    /// them, see `tests/stress_usrsctp_init_loop.rs`).
-    pub malformed_init: bool,
     /// Testing aid: worker 0 stops working after its associations connect, so the watchdog
     /// must trip.
     pub stall: bool,
@@ -79,7 +76,6 @@ impl Default for Config {
             quiet: false,
             watchdog: Duration::from_secs(30),
             malformed: 0,
-            malformed_init: false,
             stall: false,
             tamper: false,
         }
@@ -116,9 +112,6 @@ USAGE: usrsctp-stress [FLAGS]
   --malformed N        feed N malformed packets (random, and CRC-valid mutated real packets) to
                        live associations; forged packets can legitimately break delivery, so such
                        a run is judged on no crash, no hang and no leak only
-  --malformed-include-init
-                       let malformed packets carry INIT chunks (off by default: usrsctp 0.9.5.0
-                       hangs on some, see tests/stress_usrsctp_init_loop.rs)
   -h, --help           this text
 
 Exit status: 0 if the report says ok, 1 if not, 2 if the watchdog tripped, 64 on a usage error.
@@ -219,7 +212,6 @@ impl Config {
                     c.watchdog = Duration::from_secs_f64(secs);
                 }
                 "--malformed" => c.malformed = num(&flag, &value()?)?,
-                "--malformed-include-init" => c.malformed_init = true,
                 "--debug-stall" => c.stall = true,
                 "--debug-tamper" => c.tamper = true,
                 other => {

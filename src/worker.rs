@@ -667,10 +667,9 @@ impl Loop {
         };
         let n = prev.min(MALFORMED_BATCH);
         shared.malformed_in_flight.fetch_add(n, Relaxed);
-        let include_init = shared.cfg.malformed_init;
         for _ in 0..n {
             let (peer, dest, sample) = &targets[self.rng.below(targets.len() as u64) as usize];
-            let packet = malformed::malformed(&mut self.rng, sample, include_init);
+            let packet = malformed::malformed(&mut self.rng, sample);
             let _ = self.round.txs[*peer].send(Inbound::Packet {
                 dest: *dest,
                 packet,

@@ -16,14 +16,14 @@
 //! matters and the test replays the whole seeded sequence. The tags differ from run to run,
 //! so the packet that hangs can too.
 //!
-//! Ignored by default because it hangs the stack for good; run it with
-//! `cargo test --release --test stress_usrsctp_init_loop -- --ignored --nocapture`. It passes
-//! once usrsctp no longer hangs. Until then `usrsctp-stress --malformed` leaves INIT chunks
-//! out (see `malformed::Options::include_init`).
+//! The cause is in usrsctp 0.9.5.0's `sctp_are_there_new_addresses` (a parameter walk with no
+//! end bound; fixed upstream after the release, sctplab/usrsctp#570). `Association::input` now
+//! refuses INIT / INIT ACK packets that break RFC 9260's structure rules before usrsctp sees
+//! them (see `usrsctp/src/packet.rs`); this test keeps that guard honest.
 
 use std::time::{Duration, Instant};
 
-use usrsctp::{AssociationConfig, Diagnostics, Event, Stack, StackConfig, Worker};
+use usrsctp::{AssociationConfig, Diagnostics, Error, Event, Stack, StackConfig, Worker};
 
 /// Carries packets between the two associations (same thread) until both are connected;
 /// returns a packet A sent, for its ports and verification tag.
@@ -70,19 +70,57 @@ fn connect(
     sample.unwrap_or_default()
 }
 
+/// Packets the stack thread has taken from its queue: fed to usrsctp, or dropped because the
+/// association had closed meanwhile (a forged INIT can restart or abort it).
+fn handled() -> u64 {
+    let d = Diagnostics::current();
+    d.packets_in + d.inputs_dropped
+}
+
+/// An INIT chunk with random fixed fields and 0–5 random but well-formed parameters
+/// (address, cookie-preservative, supported-address-types, forward-TSN, extensions, unknown).
+fn random_init(rng: &mut usrsctp_harness::rng::Rng) -> Vec<u8> {
+    const TYPES: [u16; 8] = [5, 6, 9, 11, 12, 0xc000, 0x8008, 0x8002];
+    let mut c = vec![1, 0, 0, 0];
+    let mut fixed = [0u8; 16];
+    rng.fill(&mut fixed);
+    c.extend_from_slice(&fixed);
+    for _ in 0..rng.below(6) {
+        let kind = if rng.chance(0.8) {
+            TYPES[rng.below(8) as usize]
+        } else {
+            rng.next_u64() as u16
+        };
+        let len = 4 + rng.below(28) as usize;
+        c.extend_from_slice(&kind.to_be_bytes());
+        c.extend_from_slice(&(len as u16).to_be_bytes());
+        let mut value = vec![0u8; len - 4];
+        rng.fill(&mut value);
+        c.extend_from_slice(&value);
+        while c.len() % 4 != 0 {
+            c.push(0);
+        }
+    }
+    let len = c.len() as u16;
+    c[2..4].copy_from_slice(&len.to_be_bytes());
+    c
+}
+
 /// Feeds malformed packets that carry an INIT chunk (seeded, so the same sequence every run),
-/// one at a time, to live associations (a new pair whenever one is closed), and fails with the
-/// first packet after which the stack thread stops handling input.
+/// one at a time, to live associations (a new pair whenever one is closed). Before
+/// `Association::input` checked INIT structure, one of the first few hundred left the stack
+/// thread spinning; now the invalid ones are refused with `MalformedPacket` and the ones that
+/// pass must each be processed by the stack within 2 s.
 #[test]
-#[ignore = "hangs usrsctp's stack thread (upstream bug); run with --ignored --nocapture"]
 fn malformed_init_chunks_do_not_hang_the_stack() {
-    use usrsctp_harness::malformed::{chunk_offsets, malformed};
+    use usrsctp_harness::malformed::{chunk_offsets, fix_checksum, malformed};
     use usrsctp_harness::rng::Rng;
+    const PACKETS: u64 = 20_000;
     let stack = Stack::get_or_start(StackConfig::default()).expect("stack");
+    let refused_before = Diagnostics::current().inputs_refused;
     let mut rng = Rng::new(1);
-    let mut tried = 0u64;
-    let mut pairs = 0u64;
-    while tried < 200_000 {
+    let (mut tried, mut refused, mut accepted, mut pairs) = (0u64, 0u64, 0u64, 0u64);
+    while tried < PACKETS {
         let (wa, wb) = (
             stack.worker().expect("worker"),
             stack.worker().expect("worker"),
@@ -95,18 +133,33 @@ fn malformed_init_chunks_do_not_hang_the_stack() {
             .expect("associate");
         let sample = connect(&wa, &a, &wb, &b);
         pairs += 1;
-        loop {
-            let p = malformed(&mut rng, &sample, true);
-            if !chunk_offsets(&p).iter().any(|&at| p[at] == 1) {
+        while tried < PACKETS {
+            let mut p = malformed(&mut rng, &sample);
+            let Some(&init) = chunk_offsets(&p).iter().find(|&&at| p[at] == 1) else {
                 continue;
+            };
+            if tried % 2 == 1 {
+                // The shape a real INIT has (tag 0, alone, well-formed parameters) with random
+                // contents: these pass the check and reach usrsctp's INIT handling for an
+                // existing association (the code that used to spin).
+                p.truncate(init);
+                p.truncate(12);
+                p[4..8].copy_from_slice(&[0; 4]);
+                p.extend(random_init(&mut rng));
+                fix_checksum(&mut p);
             }
             tried += 1;
-            let before = Diagnostics::current().packets_in;
-            if b.input(p.clone()).is_err() {
-                break;
+            let before = handled();
+            match b.input(p.clone()) {
+                Ok(()) => accepted += 1,
+                Err(Error::MalformedPacket { .. }) => {
+                    refused += 1;
+                    continue;
+                }
+                Err(_) => break, // closed by an earlier packet: next pair
             }
             let deadline = Instant::now() + Duration::from_secs(2);
-            while Diagnostics::current().packets_in == before {
+            while handled() == before {
                 if Instant::now() > deadline {
                     let hex: String = p.iter().map(|b| format!("{b:02x}")).collect();
                     panic!("stack stuck after packet #{tried} (pair {pairs}): {hex}");
@@ -117,5 +170,87 @@ fn malformed_init_chunks_do_not_hang_the_stack() {
             while wb.try_recv().is_some() {}
         }
     }
-    eprintln!("no hang in {tried} packets over {pairs} pairs");
+    eprintln!(
+        "no hang in {tried} INIT-carrying packets over {pairs} pairs: {refused} refused as \
+         invalid, {accepted} passed to usrsctp"
+    );
+    assert!(
+        refused > 0,
+        "the structural check refused the invalid INIT packets"
+    );
+    assert_eq!(
+        Diagnostics::current().inputs_refused - refused_before,
+        refused
+    );
+    // A pair still works afterwards: the stack thread is alive.
+    let (wa, wb) = (
+        stack.worker().expect("worker"),
+        stack.worker().expect("worker"),
+    );
+    let a = wa
+        .associate(AssociationConfig::default())
+        .expect("associate");
+    let b = wb
+        .associate(AssociationConfig::default())
+        .expect("associate");
+    assert!(!connect(&wa, &a, &wb, &b).is_empty());
+}
+
+/// The exact trigger, built by hand: an INIT (verification tag 0, correct CRC32c, valid fixed
+/// fields) for an established association, carrying a parameter of length 0. usrsctp 0.9.5.0
+/// validates the INIT, answers it through `sctp_send_initiate_ack`, and its
+/// `sctp_are_there_new_addresses` then never advances past that parameter. The guard in
+/// `Association::input` must refuse it, and the stack must keep serving the association.
+#[test]
+fn init_with_a_zero_length_parameter_is_refused() {
+    let stack = Stack::get_or_start(StackConfig::default()).expect("stack");
+    let (wa, wb) = (
+        stack.worker().expect("worker"),
+        stack.worker().expect("worker"),
+    );
+    let a = wa
+        .associate(AssociationConfig::default())
+        .expect("associate");
+    let b = wb
+        .associate(AssociationConfig::default())
+        .expect("associate");
+    let sample = connect(&wa, &a, &wb, &b);
+    let mut p = sample[..4].to_vec(); // A's ports: the packet comes "from A"
+    p.extend_from_slice(&[0; 8]); // verification tag 0, checksum (filled below)
+    p.extend_from_slice(&[1, 0, 0, 24]); // INIT, length 24
+    p.extend_from_slice(&0x1234_5678u32.to_be_bytes()); // initiate tag
+    p.extend_from_slice(&0x0010_0000u32.to_be_bytes()); // a_rwnd
+    p.extend_from_slice(&[0, 16, 0, 16]); // streams out / in
+    p.extend_from_slice(&1u32.to_be_bytes()); // initial TSN
+    p.extend_from_slice(&[0x12, 0x34, 0, 0]); // unknown parameter, length 0
+    usrsctp_harness::malformed::fix_checksum(&mut p);
+    let err = b.input(p).expect_err("refused before usrsctp sees it");
+    assert!(matches!(err, Error::MalformedPacket { .. }), "{err}");
+    // The association and the stack are unharmed: a message still goes through.
+    a.send(1, usrsctp::ppid::BINARY, vec![7; 100], Default::default())
+        .expect("send");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no message after the refused INIT"
+        );
+        while let Some(ev) = wa.try_recv() {
+            if let Event::Transmit { packet, .. } = ev {
+                let _ = b.input(packet);
+            }
+        }
+        match wb.try_recv() {
+            Some(Event::Transmit { packet, .. }) => {
+                let _ = a.input(packet);
+            }
+            // (`connect` had A send one 8-byte message; ours is the 100-byte one.)
+            Some(Event::Message { message, .. }) if message.data.len() == 100 => {
+                assert_eq!(message.data, vec![7; 100]);
+                break;
+            }
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
 }

@@ -10,6 +10,7 @@ use crate::config::{AssociationConfig, SendOptions};
 use crate::driver::{Command, Outgoing};
 use crate::error::Error;
 use crate::event::{ppid, AssocId, MessageId};
+use crate::registry;
 use crate::stack::Stack;
 
 /// Where an association is in its life.
@@ -330,9 +331,13 @@ impl Association {
 
     /// Feeds one SCTP packet received from the lower layer (DTLS) to the stack.
     ///
-    /// Packets that cannot be SCTP (shorter than the 12-byte common header, longer than 64 KiB)
-    /// are refused here with [`Error::MalformedPacket`]; everything else is checked by usrsctp
-    /// (checksum, verification tag, chunk parsing), which drops what is invalid.
+    /// Refused here with [`Error::MalformedPacket`] (and counted in
+    /// [`Diagnostics::inputs_refused`](crate::Diagnostics::inputs_refused)): packets that cannot
+    /// be SCTP (shorter than the 12-byte common header, longer than 64 KiB), and INIT / INIT ACK
+    /// packets that break RFC 9260's structure rules (bundled with other chunks, an INIT with a
+    /// non-zero verification tag, malformed parameters) — usrsctp 0.9.5.0 can loop forever on
+    /// some of those. Everything else is checked by usrsctp (checksum, verification tag, chunk
+    /// parsing), which drops what is invalid.
     pub fn input(&self, packet: impl Into<Vec<u8>>) -> Result<(), Error> {
         let packet = packet.into();
         let assoc = self.shared.id;
@@ -349,6 +354,15 @@ impl Association {
         }
         if packet.len() > 65_535 {
             let reason = "longer than the largest SCTP packet (65535 bytes)";
+            return Err(Error::MalformedPacket {
+                assoc,
+                len: packet.len(),
+                reason,
+            });
+        }
+        if let Err(reason) = crate::packet::check(&packet) {
+            registry::bump(&registry::COUNTERS.inputs_refused);
+            tracing::debug!(assoc = %assoc, len = packet.len(), reason, "input refused");
             return Err(Error::MalformedPacket {
                 assoc,
                 len: packet.len(),

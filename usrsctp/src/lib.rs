@@ -92,6 +92,7 @@ mod error;
 mod event;
 mod mailbox;
 mod notification;
+mod packet;
 mod registry;
 mod sock;
 mod stack;

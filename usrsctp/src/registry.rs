@@ -53,6 +53,7 @@ pub(crate) struct Counters {
     pub(crate) commands: AtomicU64,
     pub(crate) packets_in: AtomicU64,
     pub(crate) inputs_dropped: AtomicU64,
+    pub(crate) inputs_refused: AtomicU64,
     pub(crate) associations_opened: AtomicU64,
     pub(crate) associations_closed: AtomicU64,
 }
@@ -67,6 +68,7 @@ pub(crate) static COUNTERS: Counters = Counters {
     commands: AtomicU64::new(0),
     packets_in: AtomicU64::new(0),
     inputs_dropped: AtomicU64::new(0),
+    inputs_refused: AtomicU64::new(0),
     associations_opened: AtomicU64::new(0),
     associations_closed: AtomicU64::new(0),
 };

@@ -287,6 +287,8 @@ pub struct Diagnostics {
     pub packets_in: u64,
     /// Packets that arrived for an association already closed, and were dropped.
     pub inputs_dropped: u64,
+    /// Packets refused by `Association::input` as structurally invalid before usrsctp saw them.
+    pub inputs_refused: u64,
     /// Socket upcalls.
     pub upcalls: u64,
     /// Callbacks for an association already closed (or whose worker was dropped): counted and
@@ -320,6 +322,7 @@ impl Diagnostics {
             bytes_out: get(&COUNTERS.bytes_out),
             packets_in: get(&COUNTERS.packets_in),
             inputs_dropped: get(&COUNTERS.inputs_dropped),
+            inputs_refused: get(&COUNTERS.inputs_refused),
             upcalls: get(&COUNTERS.upcalls),
             late_callbacks_dropped: get(&COUNTERS.late_callbacks_dropped),
             callback_panics: get(&COUNTERS.callback_panics),
