@@ -1,0 +1,219 @@
+//! Side-by-side benchmarks of the `usrsctp` crate against raw usrsctp and the pure-Rust SCTP
+//! stacks. Ids are a contract (see BENCHMARKS.md):
+//!
+//! - `throughput/{wrapper,raw,sctp-proto,webrtc-sctp}/{64,1024,16384,65536}`: one-way bulk
+//!   transfer of reliable ordered messages of that size on one stream; bytes/s.
+//! - `latency/{wrapper,raw,sctp-proto,webrtc-sctp}/64`: one round trip of a 64-byte message.
+//! - `scaling/workers/{1,2,4,8}`: aggregate messages/s (1 KiB) with that many wrapper pairs.
+//! - `setup/wrapper/associate`: bring an association pair up and close it.
+//!
+//! Each id sets its pair up once (outside the timed loop) and tears it down after; an iteration
+//! transfers a batch and waits until the receiver has all of it. usrsctp is process-global:
+//! the wrapper's stack is shut down after each wrapper id, before the raw peer initialises
+//! usrsctp itself.
+//!
+//! ```text
+//! cargo bench --bench sctp                 # everything (about 2 minutes)
+//! cargo bench --bench sctp -- throughput/  # one group
+//! ```
+
+mod peers;
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use usrsctp::Stack;
+
+use peers::raw::RawPair;
+use peers::sctp_proto::ProtoPair;
+use peers::webrtc_sctp::WebrtcPair;
+use peers::wrapper::{self, SetupPair, WrapperPair};
+
+const SIZES: [usize; 4] = [64, 1024, 16384, 65536];
+/// Bytes per throughput iteration (fewer for 64-byte messages, which are per-message bound).
+const BATCH_BYTES: usize = 2 * 1024 * 1024;
+const MAX_BATCH_MESSAGES: usize = 16 * 1024;
+/// Messages of 1 KiB per scaling iteration, split evenly over the pairs.
+const SCALING_MESSAGES: u64 = 8 * 1024;
+const SCALING_SIZE: usize = 1024;
+
+fn batch_messages(size: usize) -> u64 {
+    (BATCH_BYTES / size).clamp(16, MAX_BATCH_MESSAGES) as u64
+}
+
+/// Runs `iters` calls of `f` and adds up the durations they report.
+fn total(iters: u64, mut f: impl FnMut() -> Duration) -> Duration {
+    (0..iters).map(|_| f()).sum()
+}
+
+/// Shuts the wrapper's stack down (after its pairs were dropped), so raw usrsctp may start.
+fn stop(stack: Option<Stack>) {
+    if let Some(stack) = stack {
+        stack.shutdown().expect("stack shutdown");
+    }
+}
+
+fn throughput(c: &mut Criterion) {
+    let d = usrsctp::Diagnostics::current();
+    eprintln!("usrsctp {} ({} build)", d.version, d.build);
+    let mut group = c.benchmark_group("throughput");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    for size in SIZES {
+        let count = batch_messages(size);
+        group.throughput(Throughput::Bytes(count * size as u64));
+
+        let mut pair: Option<(Stack, WrapperPair)> = None;
+        group.bench_function(BenchmarkId::new("wrapper", size), |b| {
+            let (_, pair) = pair.get_or_insert_with(|| {
+                let stack = wrapper::stack();
+                let pair = WrapperPair::bulk(&stack, size);
+                (stack, pair)
+            });
+            b.iter_custom(|iters| total(iters, || pair.transfer(count)));
+        });
+        stop(pair.map(|(stack, pair)| {
+            drop(pair);
+            stack
+        }));
+
+        let mut pair: Option<RawPair> = None;
+        group.bench_function(BenchmarkId::new("raw", size), |b| {
+            let pair = pair.get_or_insert_with(|| RawPair::new(size));
+            b.iter_custom(|iters| total(iters, || pair.transfer(count)));
+        });
+        drop(pair);
+
+        let mut pair: Option<ProtoPair> = None;
+        group.bench_function(BenchmarkId::new("sctp-proto", size), |b| {
+            let pair = pair.get_or_insert_with(|| ProtoPair::new(size));
+            b.iter_custom(|iters| total(iters, || pair.transfer(count)));
+        });
+        drop(pair);
+
+        let mut pair: Option<WebrtcPair> = None;
+        group.bench_function(BenchmarkId::new("webrtc-sctp", size), |b| {
+            let pair = pair.get_or_insert_with(|| WebrtcPair::new(size));
+            b.iter_custom(|iters| total(iters, || pair.transfer(count)));
+        });
+        drop(pair);
+    }
+    group.finish();
+}
+
+fn latency(c: &mut Criterion) {
+    const SIZE: usize = 64;
+    let mut group = c.benchmark_group("latency");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+
+    let mut pair: Option<(Stack, WrapperPair)> = None;
+    group.bench_function(BenchmarkId::new("wrapper", SIZE), |b| {
+        let (_, pair) = pair.get_or_insert_with(|| {
+            let stack = wrapper::stack();
+            let pair = WrapperPair::echo(&stack, SIZE);
+            (stack, pair)
+        });
+        b.iter_custom(|iters| pair.ping(iters));
+    });
+    stop(pair.map(|(stack, pair)| {
+        drop(pair);
+        stack
+    }));
+
+    let mut pair: Option<RawPair> = None;
+    group.bench_function(BenchmarkId::new("raw", SIZE), |b| {
+        let pair = pair.get_or_insert_with(|| RawPair::new(SIZE));
+        b.iter_custom(|iters| pair.ping(iters));
+    });
+    drop(pair);
+
+    let mut pair: Option<ProtoPair> = None;
+    group.bench_function(BenchmarkId::new("sctp-proto", SIZE), |b| {
+        let pair = pair.get_or_insert_with(|| ProtoPair::new(SIZE));
+        b.iter_custom(|iters| pair.ping(iters));
+    });
+    drop(pair);
+
+    let mut pair: Option<WebrtcPair> = None;
+    group.bench_function(BenchmarkId::new("webrtc-sctp", SIZE), |b| {
+        let pair = pair.get_or_insert_with(|| WebrtcPair::new(SIZE));
+        b.iter_custom(|iters| pair.ping(iters));
+    });
+    drop(pair);
+    group.finish();
+}
+
+fn scaling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scaling");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(SCALING_MESSAGES));
+    for workers in [1usize, 2, 4, 8] {
+        let per_pair = SCALING_MESSAGES / workers as u64;
+        let mut pairs: Option<(Stack, Vec<WrapperPair>)> = None;
+        group.bench_function(BenchmarkId::new("workers", workers), |b| {
+            let (_, pairs) = pairs.get_or_insert_with(|| {
+                let stack = wrapper::stack();
+                let pairs = (0..workers)
+                    .map(|_| WrapperPair::bulk(&stack, SCALING_SIZE))
+                    .collect();
+                (stack, pairs)
+            });
+            b.iter_custom(|iters| {
+                total(iters, || {
+                    let start = Instant::now();
+                    for pair in pairs.iter_mut() {
+                        pair.start(per_pair);
+                    }
+                    for pair in pairs.iter() {
+                        pair.wait();
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+        stop(pairs.map(|(stack, pairs)| {
+            drop(pairs);
+            stack
+        }));
+    }
+    group.finish();
+}
+
+fn setup(c: &mut Criterion) {
+    let mut group = c.benchmark_group("setup");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    let mut pair: Option<(Stack, SetupPair)> = None;
+    group.bench_function(BenchmarkId::new("wrapper", "associate"), |b| {
+        let (_, pair) = pair.get_or_insert_with(|| {
+            let stack = wrapper::stack();
+            let pair = SetupPair::new(&stack);
+            (stack, pair)
+        });
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                pair.cycle();
+            }
+            start.elapsed()
+        });
+    });
+    stop(pair.map(|(stack, pair)| {
+        drop(pair);
+        stack
+    }));
+    group.finish();
+}
+
+criterion_group!(benches, throughput, latency, scaling, setup);
+criterion_main!(benches);
