@@ -341,7 +341,7 @@ impl Loop {
                 let fed = self
                     .locals
                     .get(&(dest.slot, dest.side))
-                    .is_some_and(|l| l.ledger.gen == dest.gen && l.assoc.input(packet).is_ok());
+                    .is_some_and(|l| l.ledger.gen == dest.gen && taken(l.assoc.input(packet)));
                 if fed {
                     shared.inputs_fed.fetch_add(1, Relaxed);
                 }
@@ -699,4 +699,11 @@ impl Loop {
         drop(worker);
         drop(locals);
     }
+}
+
+/// True if `Association::input` took the packet: fed to the stack, or refused as malformed
+/// (a wrong checksum, an invalid INIT), which is the association's answer to it. False only
+/// when the association is gone.
+fn taken(result: Result<(), usrsctp::Error>) -> bool {
+    matches!(result, Ok(()) | Err(usrsctp::Error::MalformedPacket { .. }))
 }

@@ -32,6 +32,24 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Packets usrsctp emitted, with the token (AF_CONN address) they were emitted for.
 static PACKETS: Mutex<VecDeque<(usize, Vec<u8>)>> = Mutex::new(VecDeque::new());
 
+/// The CRC32c of an SCTP packet with its checksum field taken as zero.
+fn crc(packet: &[u8]) -> u32 {
+    let crc = crc32c::crc32c(&packet[..8]);
+    let crc = crc32c::crc32c_append(crc, &[0; 4]);
+    crc32c::crc32c_append(crc, &packet[12..])
+}
+
+fn fill_checksum(packet: &mut [u8]) {
+    if packet.len() >= 12 {
+        let sum = crc(packet);
+        packet[8..12].copy_from_slice(&sum.to_le_bytes());
+    }
+}
+
+fn checksum_ok(packet: &[u8]) -> bool {
+    packet.len() >= 12 && crc(packet).to_le_bytes() == packet[8..12]
+}
+
 /// The AF_CONN output callback: copies the packet into [`PACKETS`]; never calls usrsctp.
 unsafe extern "C" fn raw_output(
     addr: *mut c_void,
@@ -42,7 +60,8 @@ unsafe extern "C" fn raw_output(
 ) -> c_int {
     let queued = std::panic::catch_unwind(|| {
         // SAFETY: usrsctp passes `length` readable bytes that live until we return; we copy.
-        let bytes = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) }.to_vec();
+        let mut bytes = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) }.to_vec();
+        fill_checksum(&mut bytes);
         match PACKETS.lock() {
             Ok(mut q) => {
                 q.push_back((addr as usize, bytes));
@@ -80,6 +99,11 @@ impl RawStack {
         // SAFETY: usrsctp is not initialised (no Stack runs, no other RawStack); the callback
         // only copies and queues.
         unsafe { sys::usrsctp_init(0, Some(raw_output), None) };
+        // The same CRC32c offload as the wrapper's stack (hardware CRC in our code instead of
+        // usrsctp's software one): the checksum is filled in `raw_output` and verified before
+        // `usrsctp_conninput`.
+        // SAFETY: sets a usrsctp global; usrsctp is initialised.
+        unsafe { sys::usrsctp_enable_crc32c_offload() };
         apply_sysctls(&StackConfig::default());
         // SAFETY: the tokens are integers usrsctp stores and compares, never dereferences.
         unsafe {
@@ -258,6 +282,11 @@ fn pump(scratch: &mut VecDeque<(usize, Vec<u8>)>) -> usize {
         }
         for (from, bytes) in scratch.drain(..) {
             let to = if from == TOKEN_A { TOKEN_B } else { TOKEN_A };
+            // Offload is on: verify here, as the wrapper's `Association::input` does.
+            assert!(
+                checksum_ok(&bytes),
+                "a packet with a wrong checksum on the in-memory wire"
+            );
             // SAFETY: `bytes` is live for the call; usrsctp copies it; the token is registered.
             unsafe {
                 sys::usrsctp_conninput(to as *mut c_void, bytes.as_ptr().cast(), bytes.len(), 0)

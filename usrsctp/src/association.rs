@@ -333,7 +333,9 @@ impl Association {
     ///
     /// Refused here with [`Error::MalformedPacket`] (and counted in
     /// [`Diagnostics::inputs_refused`](crate::Diagnostics::inputs_refused)): packets that cannot
-    /// be SCTP (shorter than the 12-byte common header, longer than 64 KiB), and INIT / INIT ACK
+    /// be SCTP (shorter than the 12-byte common header, longer than 64 KiB, a wrong CRC32c
+    /// checksum — counted in [`Diagnostics::checksum_errors`](crate::Diagnostics::checksum_errors);
+    /// SCTP drops such packets, so a caller may ignore this error), and INIT / INIT ACK
     /// packets that break RFC 9260's structure rules (bundled with other chunks, an INIT with a
     /// non-zero verification tag, malformed parameters) — usrsctp 0.9.5.0 can loop forever on
     /// some of those. Everything else is checked by usrsctp (checksum, verification tag, chunk
@@ -354,6 +356,15 @@ impl Association {
         }
         if packet.len() > 65_535 {
             let reason = "longer than the largest SCTP packet (65535 bytes)";
+            return Err(Error::MalformedPacket {
+                assoc,
+                len: packet.len(),
+                reason,
+            });
+        }
+        if !crate::packet::checksum_ok(&packet) {
+            registry::bump(&registry::COUNTERS.checksum_errors);
+            let reason = "CRC32c checksum mismatch (corrupted in transit, or not SCTP)";
             return Err(Error::MalformedPacket {
                 assoc,
                 len: packet.len(),

@@ -208,6 +208,10 @@ pub(crate) fn run(config: StackConfig, rx: Receiver<Command>, ready: Sender<Resu
     // exiting, and `Stack::start` joined it). The callback is a plain function that only reads
     // the registry; no debug printer.
     unsafe { sys::usrsctp_init(0, Some(registry::on_output), None) };
+    // Checksums are computed in the output callback and verified by `Association::input` on the
+    // workers' threads, with the CPU's CRC instruction (see packet.rs).
+    // SAFETY: sets a usrsctp global; usrsctp is initialised.
+    unsafe { sys::usrsctp_enable_crc32c_offload() };
     if let Err(e) = apply_sysctls(&config) {
         let _ = ready.send(Err(e));
         finish_usrsctp(Duration::from_secs(5));

@@ -54,6 +54,7 @@ pub(crate) struct Counters {
     pub(crate) packets_in: AtomicU64,
     pub(crate) inputs_dropped: AtomicU64,
     pub(crate) inputs_refused: AtomicU64,
+    pub(crate) checksum_errors: AtomicU64,
     pub(crate) associations_opened: AtomicU64,
     pub(crate) associations_closed: AtomicU64,
 }
@@ -69,6 +70,7 @@ pub(crate) static COUNTERS: Counters = Counters {
     packets_in: AtomicU64::new(0),
     inputs_dropped: AtomicU64::new(0),
     inputs_refused: AtomicU64::new(0),
+    checksum_errors: AtomicU64::new(0),
     associations_opened: AtomicU64::new(0),
     associations_closed: AtomicU64::new(0),
 };
@@ -176,7 +178,9 @@ pub(crate) unsafe extern "C" fn on_output(
     }
     // SAFETY: usrsctp passes a buffer of `length` readable bytes that lives until we return;
     // we copy it before returning and keep no reference.
-    let packet = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) }.to_vec();
+    let mut packet = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) }.to_vec();
+    // CRC32c offload is on: the checksum is ours to write.
+    crate::packet::fill_checksum(&mut packet);
     let id = addr_to_id(addr);
     catch_unwind(AssertUnwindSafe(|| output(id, packet))).unwrap_or_else(|_| {
         bump(&COUNTERS.callback_panics);
@@ -248,11 +252,15 @@ mod tests {
         // SAFETY: a valid buffer of the stated length.
         let rc = unsafe { on_output(id_to_addr(id), bytes.as_mut_ptr().cast(), bytes.len(), 0, 0) };
         assert_eq!(rc, 0);
+        // The callback fills in the checksum (CRC32c offload is on).
+        let mut expected = b"sctp-packet!".to_vec();
+        crate::packet::fill_checksum(&mut expected);
+        assert!(crate::packet::checksum_ok(&expected));
         assert_eq!(
             mb.try_recv(),
             Some(Event::Transmit {
                 assoc: id,
-                packet: b"sctp-packet!".to_vec()
+                packet: expected
             })
         );
         for _ in 0..5 {

@@ -289,6 +289,8 @@ pub struct Diagnostics {
     pub inputs_dropped: u64,
     /// Packets refused by `Association::input` as structurally invalid before usrsctp saw them.
     pub inputs_refused: u64,
+    /// Packets refused by `Association::input` for a wrong CRC32c checksum.
+    pub checksum_errors: u64,
     /// Socket upcalls.
     pub upcalls: u64,
     /// Callbacks for an association already closed (or whose worker was dropped): counted and
@@ -323,6 +325,7 @@ impl Diagnostics {
             packets_in: get(&COUNTERS.packets_in),
             inputs_dropped: get(&COUNTERS.inputs_dropped),
             inputs_refused: get(&COUNTERS.inputs_refused),
+            checksum_errors: get(&COUNTERS.checksum_errors),
             upcalls: get(&COUNTERS.upcalls),
             late_callbacks_dropped: get(&COUNTERS.late_callbacks_dropped),
             callback_panics: get(&COUNTERS.callback_panics),
