@@ -338,16 +338,22 @@ impl Loop {
                 malformed,
             } => {
                 let shared = &self.round.shared;
-                let fed = self
+                let result = self
                     .locals
                     .get(&(dest.slot, dest.side))
-                    .is_some_and(|l| l.ledger.gen == dest.gen && taken(l.assoc.input(packet)));
+                    .filter(|l| l.ledger.gen == dest.gen)
+                    .map(|l| l.assoc.input(packet));
+                // Handed to the stack thread (the injector's backlog check counts these).
+                let fed = matches!(result, Some(Ok(())));
+                // Or refused by `input` as malformed: still the association's answer to it.
+                let taken =
+                    fed || matches!(result, Some(Err(usrsctp::Error::MalformedPacket { .. })));
                 if fed {
                     shared.inputs_fed.fetch_add(1, Relaxed);
                 }
                 if malformed {
                     shared.malformed_in_flight.fetch_sub(1, Relaxed);
-                    if fed {
+                    if taken {
                         shared.malformed_injected.fetch_add(1, Relaxed);
                     } else {
                         // Its association is gone: another packet will be made in its place.
@@ -699,11 +705,4 @@ impl Loop {
         drop(worker);
         drop(locals);
     }
-}
-
-/// True if `Association::input` took the packet: fed to the stack, or refused as malformed
-/// (a wrong checksum, an invalid INIT), which is the association's answer to it. False only
-/// when the association is gone.
-fn taken(result: Result<(), usrsctp::Error>) -> bool {
-    matches!(result, Ok(()) | Err(usrsctp::Error::MalformedPacket { .. }))
 }
