@@ -27,26 +27,8 @@ pub fn stack() -> Stack {
 /// Default time limit of one wait in these tests.
 pub const T: Duration = Duration::from_secs(20);
 
-/// xorshift64*: a small, seeded, reproducible generator (for loss and payloads).
-#[derive(Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 > 1.0 - p
-    }
-}
+/// The harness's seeded, reproducible generator (for loss and payloads).
+pub use usrsctp_harness::rng::Rng;
 
 /// Deterministic payload of `len` bytes for message `seq`, its sequence number in front.
 pub fn pattern(seq: u32, len: usize) -> Vec<u8> {
