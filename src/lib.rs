@@ -7,7 +7,8 @@
 //! - [`run`]: the orchestrator (rounds, churn, stack restarts, watchdog, accounting).
 //! - [`payload`]: message framing and checks; [`wire`]: fault injection;
 //!   [`malformed`]: malformed packets; [`procstat`]: threads, fds and memory from `/proc`;
-//!   [`latency`]: the latency histogram; [`report`]: the JSON report (version 1).
+//!   [`latency`]: the latency histogram; [`report`]: the JSON report (version 1);
+//!   [`trace`]: the last packets of each association, printed when one fails.
 //!
 //! See `docs/STRESS.md` for the reliability gates built on it.
 
@@ -21,5 +22,6 @@ pub mod procstat;
 pub mod report;
 pub mod rng;
 pub mod run;
+pub mod trace;
 pub mod wire;
 mod worker;

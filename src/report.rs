@@ -93,6 +93,11 @@ pub struct Report {
     pub garbage_injected: u64,
     /// Malformed packets fed by `--malformed`.
     pub malformed_injected: u64,
+    /// Association restarts usrsctp reported (`SCTP_RESTART`).
+    pub association_restarts: u64,
+    /// Stall probes the crate sent (an association with data outstanding that usrsctp had
+    /// stopped retransmitting, sctplab/usrsctp#750).
+    pub stall_probes: u64,
     /// Panics caught in worker threads or at the FFI boundary.
     pub panics: u64,
     /// The watchdog ended the run.
@@ -171,6 +176,8 @@ impl Report {
         n("wire_corrupted", self.wire_corrupted);
         n("garbage_injected", self.garbage_injected);
         n("malformed_injected", self.malformed_injected);
+        n("association_restarts", self.association_restarts);
+        n("stall_probes", self.stall_probes);
         n("panics", self.panics);
         fields.push(("watchdog_tripped", self.watchdog_tripped.to_string()));
         fields.push(("capped", self.capped.to_string()));

@@ -17,6 +17,7 @@ use crate::malformed;
 use crate::payload::{self, Header, STREAMS};
 use crate::rng::{self, Rng};
 use crate::run::{Inbound, Ledger, Round};
+use crate::trace::{Trace, Way};
 use crate::wire::{Dest, Wire};
 
 /// Messages queued per association per pass before the loop moves on.
@@ -59,6 +60,10 @@ struct Local {
     /// A recent real packet of ours, the seed of malformed ones.
     sample: Option<Vec<u8>>,
     transmits: u64,
+    /// The last packets it sent and received.
+    trace: Trace,
+    /// A failed reliable send was reported for it already.
+    failure_noted: bool,
 }
 
 impl Local {
@@ -245,6 +250,8 @@ impl Loop {
                         last_ordered: [None; STREAMS as usize],
                         sample: None,
                         transmits: 0,
+                        trace: Trace::default(),
+                        failure_noted: false,
                     },
                 );
             }
@@ -338,11 +345,21 @@ impl Loop {
                 malformed,
             } => {
                 let shared = &self.round.shared;
+                let now = shared.now_us();
                 let result = self
                     .locals
-                    .get(&(dest.slot, dest.side))
+                    .get_mut(&(dest.slot, dest.side))
                     .filter(|l| l.ledger.gen == dest.gen)
-                    .map(|l| l.assoc.input(packet));
+                    .map(|l| {
+                        if !malformed {
+                            l.trace.record(now, Way::In, &packet);
+                        }
+                        let result = l.assoc.input(packet);
+                        if result.is_err() && !malformed {
+                            l.trace.mark_last_refused();
+                        }
+                        result
+                    });
                 // Handed to the stack thread (the injector's backlog check counts these).
                 let fed = matches!(result, Some(Ok(())));
                 // Or refused by `input` as malformed: still the association's answer to it.
@@ -381,7 +398,34 @@ impl Loop {
                     self.create_a(slot);
                 }
             }
+            Inbound::Dump => self.dump(),
             Inbound::Churn | Inbound::Stop => {}
+        }
+    }
+
+    /// Prints (stderr) each end here whose pair has not finished, with the crate's view of it.
+    fn dump(&self) {
+        for l in self.locals.values() {
+            let ledger = &l.ledger;
+            if ledger.done[0].load(Acquire) && ledger.done[1].load(Acquire) {
+                continue;
+            }
+            eprintln!(
+                "  w{} slot {} gen {} side {}: id {} {:?} connected {} blocked {} next_seq {} \
+                 seen {} stats {:?}",
+                self.index,
+                l.slot,
+                ledger.gen,
+                if l.side == A { "A" } else { "B" },
+                l.assoc.id(),
+                l.assoc.state(),
+                l.connected,
+                l.blocked,
+                l.next_seq,
+                l.seen.iter().map(|w| w.count_ones()).sum::<u32>(),
+                l.assoc.stats(),
+            );
+            eprint!("{}", l.trace);
         }
     }
 
@@ -401,6 +445,8 @@ impl Loop {
                         l.sample = Some(packet.clone());
                     }
                 }
+                l.trace
+                    .record(self.round.shared.now_us(), Way::Out, &packet);
                 let (peer, dest) = (l.peer, l.dest_of_peer());
                 let txs = &self.round.txs;
                 self.wire
@@ -437,8 +483,11 @@ impl Loop {
                         .shared
                         .reliable_send_failures
                         .fetch_add(1, Relaxed);
-                    if let Some(l) = self.locals.get(&key) {
-                        if !l.ledger.churned.load(Acquire) && !self.malformed_mode {
+                    if let Some(l) = self.locals.get_mut(&key) {
+                        if !l.ledger.churned.load(Acquire)
+                            && !self.malformed_mode
+                            && !std::mem::replace(&mut l.failure_noted, true)
+                        {
                             let reason = match reason {
                                 SendFailure::Abandoned { sent } => {
                                     format!("abandoned (sent: {sent})")
@@ -447,8 +496,11 @@ impl Loop {
                                 SendFailure::Rejected(e) => format!("rejected ({e:?})"),
                             };
                             self.round.shared.note(format!(
-                                "slot {} gen {}: a reliable message failed: {reason}",
-                                l.slot, l.ledger.gen
+                                "slot {} gen {} side {}: a reliable message failed: {reason} \
+                                 (reported once per association end)",
+                                l.slot,
+                                l.ledger.gen,
+                                if l.side == A { "A" } else { "B" }
                             ));
                         }
                     }
@@ -481,6 +533,16 @@ impl Loop {
                         l.ledger.gen,
                         if l.side == A { "A" } else { "B" }
                     ));
+                    if self.round.shared.traces_printed.fetch_add(1, Relaxed) < 4 {
+                        eprintln!(
+                            "usrsctp-stress: last packets of slot {} gen {} side {} ({}):\n{}",
+                            l.slot,
+                            l.ledger.gen,
+                            if l.side == A { "A" } else { "B" },
+                            l.assoc.id(),
+                            l.trace
+                        );
+                    }
                 }
             }
             Event::StreamsReset { .. } => {}

@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crossbeam_channel::Sender;
 
@@ -60,8 +60,16 @@ pub struct AssociationStats {
     pub inbound_streams: u16,
     /// Bytes accepted by `send` not yet taken by SCTP.
     pub buffered_amount: usize,
+    /// Messages the stack thread holds because SCTP's send buffer was full (or the handshake
+    /// is not complete); they go to SCTP as it frees space.
+    pub queued_messages: usize,
     /// Bytes of received messages waiting in the owner's mailbox.
     pub mailbox_bytes: usize,
+    /// Reading from SCTP is paused until the owner takes messages from its mailbox (the
+    /// receive credit is used up).
+    pub receive_paused: bool,
+    /// A readiness upcall from usrsctp is queued for the stack thread.
+    pub upcall_pending: bool,
     /// Messages SCTP accepted from us.
     pub messages_sent: u64,
     /// Payload bytes SCTP accepted from us.
@@ -72,8 +80,8 @@ pub struct AssociationStats {
     pub bytes_received: u64,
 }
 
-/// State shared by the handle (worker thread), the stack thread and the callbacks. Only atomics:
-/// no lock is ever taken on it.
+/// State shared by the handle (worker thread), the stack thread and the callbacks. Atomics,
+/// and one leaf lock (`probe`, see there).
 pub(crate) struct AssocShared {
     pub(crate) id: AssocId,
     pub(crate) config: AssociationConfig,
@@ -96,6 +104,13 @@ pub(crate) struct AssocShared {
     pub(crate) bytes_sent: AtomicU64,
     pub(crate) messages_received: AtomicU64,
     pub(crate) bytes_received: AtomicU64,
+    /// When usrsctp last output a packet for it (`registry::now_ms`).
+    pub(crate) last_output_ms: AtomicU64,
+    /// The DATA chunks of a packet sent since the stack thread last found nothing outstanding:
+    /// the stall probe (`StackConfig::stall_probe_ms`). A leaf lock: the output callback
+    /// fills it when empty, the stack thread takes or clears it; neither holds it across any
+    /// other call.
+    pub(crate) probe: Mutex<Option<Vec<u8>>>,
 }
 
 impl AssocShared {
@@ -116,6 +131,18 @@ impl AssocShared {
             bytes_sent: AtomicU64::new(0),
             messages_received: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
+            last_output_ms: AtomicU64::new(0),
+            probe: Mutex::new(None),
+        }
+    }
+
+    /// Output callback side: usrsctp produced `packet` for this association.
+    pub(crate) fn output_seen(&self, packet: &[u8]) {
+        self.last_output_ms
+            .store(registry::now_ms(), Ordering::Relaxed);
+        let mut probe = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
+        if probe.is_none() {
+            *probe = crate::packet::data_only(packet);
         }
     }
 
@@ -164,6 +191,10 @@ impl AssocShared {
 
     pub(crate) fn mailbox_bytes(&self) -> usize {
         self.recv_queued.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn receive_paused(&self) -> bool {
+        self.recv_paused.load(Ordering::Acquire)
     }
 
     /// Worker side: reserves `len` bytes of send queue, or says WouldBlock. A message always

@@ -54,6 +54,15 @@ pub struct StackConfig {
     pub debug_printf: bool,
     /// Commands the stack thread handles per wake-up before it checks its timers.
     pub command_batch: usize,
+    /// The stall probe, in ms; 0 turns it off. usrsctp can lose its retransmission timer
+    /// while data is outstanding (sctplab/usrsctp#750, present in 0.9.5.0 and later; seen here
+    /// under loss, duplication and reordering): the association then sends nothing and waits
+    /// forever. When an association has had data outstanding and no packet output for this
+    /// long, the stack thread sends a copy of data it already sent (DATA chunks only). The peer
+    /// must acknowledge a duplicate at once, and the SACK re-arms the timer. When the timer
+    /// was only backing off, the probe is a harmless duplicate. Counted in
+    /// [`Diagnostics::stall_probes`](crate::Diagnostics::stall_probes).
+    pub stall_probe_ms: u32,
 }
 
 impl Default for StackConfig {
@@ -80,6 +89,7 @@ impl Default for StackConfig {
             debug_mask: 0,
             debug_printf: false,
             command_batch: 256,
+            stall_probe_ms: 2_000,
         }
     }
 }

@@ -7,7 +7,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::mem;
-use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -120,6 +121,8 @@ pub(crate) struct Driver {
     /// tick looks at, so a wake-up costs nothing per idle association.
     timed: HashSet<AssocId>,
     buf: Vec<u8>,
+    /// When to look for stalled associations next (see `probe_stalls`).
+    next_probe_scan: Instant,
 }
 
 /// Applies the stack-wide settings (after `usrsctp_init`, which resets them).
@@ -225,6 +228,7 @@ pub(crate) fn run(config: StackConfig, rx: Receiver<Command>, ready: Sender<Resu
         socks: HashMap::new(),
         timed: HashSet::new(),
         buf: vec![0; READ_CHUNK],
+        next_probe_scan: Instant::now(),
     };
     let reply = driver.serve();
     driver.teardown();
@@ -237,6 +241,10 @@ pub(crate) fn run(config: StackConfig, rx: Receiver<Command>, ready: Sender<Resu
     if let Some(reply) = reply {
         let _ = reply.send(());
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What one step of a drain produced.
@@ -310,8 +318,8 @@ impl Driver {
     /// Serves commands until shutdown; returns whom to tell when the stack is down.
     fn serve(&mut self) -> Option<Sender<()>> {
         loop {
-            let first = if self.has_deadlines() {
-                match self.rx.recv_timeout(TICK) {
+            let first = if let Some(wait) = self.wake_after() {
+                match self.rx.recv_timeout(wait) {
                     Ok(cmd) => Some(cmd),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => return None,
@@ -337,11 +345,77 @@ impl Driver {
                 next = self.rx.try_recv().ok();
             }
             self.check_deadlines();
+            self.probe_stalls();
         }
     }
 
-    fn has_deadlines(&self) -> bool {
-        !self.timed.is_empty()
+    /// How long the thread may sleep waiting for a command: not at all limited when nothing
+    /// is timed and no association could stall.
+    fn wake_after(&self) -> Option<Duration> {
+        if !self.timed.is_empty() {
+            return Some(TICK);
+        }
+        if self.config.stall_probe_ms > 0 && !self.socks.is_empty() {
+            return Some(
+                self.next_probe_scan
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+            );
+        }
+        None
+    }
+
+    /// The stall probe (`StackConfig::stall_probe_ms`): every half probe interval, each
+    /// association that usrsctp has output nothing for during a whole interval, and that sent
+    /// data since it was last found idle, is asked whether data is outstanding. If so, the
+    /// data-only copy of a packet it sent goes to its owner's wire again; the peer's SACK to
+    /// that duplicate re-arms usrsctp's retransmission timer. If not, the copy is dropped.
+    fn probe_stalls(&mut self) {
+        let interval = u64::from(self.config.stall_probe_ms);
+        let now = Instant::now();
+        if interval == 0 || now < self.next_probe_scan {
+            return;
+        }
+        self.next_probe_scan = now + Duration::from_millis((interval / 2).max(10));
+        let now_ms = registry::now_ms();
+        for (&id, s) in &self.socks {
+            if !s.connected
+                || now_ms.saturating_sub(s.shared.last_output_ms.load(Relaxed)) < interval
+                || lock(&s.shared.probe).is_none()
+            {
+                continue;
+            }
+            // No lock is held across this call.
+            let outstanding = s
+                .raw
+                .getsockopt::<sys::sctp_status>(
+                    "getsockopt(SCTP_STATUS)",
+                    sys::IPPROTO_SCTP,
+                    sys::SCTP_STATUS,
+                )
+                .map(|st| st.sstat_unackdata > 0);
+            let probe = {
+                let mut slot = lock(&s.shared.probe);
+                // The output callback stamps the time before it fills the slot: a packet sent
+                // meanwhile shows here, and its copy must not be thrown away.
+                let sent_meanwhile =
+                    now_ms.saturating_sub(s.shared.last_output_ms.load(Relaxed)) < interval;
+                match outstanding {
+                    _ if sent_meanwhile => None,
+                    Ok(true) => slot.clone(),
+                    _ => {
+                        *slot = None;
+                        None
+                    }
+                }
+            };
+            if let Some(packet) = probe {
+                bump(&COUNTERS.stall_probes);
+                debug!(assoc = %id, len = packet.len(), "stall probe: data outstanding and nothing sent; replaying data");
+                s.shared.last_output_ms.store(now_ms, Relaxed);
+                s.post(Event::Transmit { assoc: id, packet });
+            }
+        }
     }
 
     fn check_deadlines(&mut self) {
@@ -506,7 +580,12 @@ impl Driver {
                         break;
                     };
                     debug!(assoc = %id, %errno, "usrsctp_sendv refused a message");
-                    s.shared.dequeued(msg.data.len());
+                    if let Some(buffered) = s.shared.dequeued(msg.data.len()) {
+                        s.post(Event::BufferedAmountLow {
+                            assoc: id,
+                            buffered,
+                        });
+                    }
                     s.post(Event::SendFailed {
                         assoc: id,
                         message: MessageId(msg.context),
@@ -592,6 +671,10 @@ impl Driver {
                 error,
             } => match state {
                 sys::SCTP_COMM_UP | sys::SCTP_RESTART => {
+                    if state == sys::SCTP_RESTART {
+                        bump(&COUNTERS.association_restarts);
+                        warn!(assoc = %id, connected = s.connected, "usrsctp reported an association restart");
+                    }
                     if !s.connected {
                         s.connected = true;
                         s.shared.set_open(outbound_streams);
@@ -748,7 +831,10 @@ impl Driver {
             outbound_streams: status.sstat_outstrms,
             inbound_streams: status.sstat_instrms,
             buffered_amount: s.shared.buffered(),
+            queued_messages: s.pending.len(),
             mailbox_bytes: s.shared.mailbox_bytes(),
+            receive_paused: s.shared.receive_paused(),
+            upcall_pending: s.shared.upcall_pending.load(Relaxed),
             messages_sent: s.shared.messages_sent.load(Relaxed),
             bytes_sent: s.shared.bytes_sent.load(Relaxed),
             messages_received: s.shared.messages_received.load(Relaxed),

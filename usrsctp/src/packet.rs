@@ -109,6 +109,40 @@ fn check_init_parameters(chunk: &[u8], len: usize) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// DATA and I-DATA chunk types.
+const CHUNK_DATA: u8 = 0;
+const CHUNK_I_DATA: u8 = 64;
+
+/// The DATA (and I-DATA) chunks of an outgoing packet, re-packed alone behind its common
+/// header with a fresh checksum; `None` if it carries none. This is the stall probe (see
+/// `StackConfig::stall_probe_ms`): sent again, it is a duplicate the peer must acknowledge
+/// at once (RFC 9260 §6.2), and the SACK makes usrsctp re-arm its retransmission timer.
+/// Other chunks are left out, so a replay repeats nothing but data the peer already has or
+/// is owed.
+pub(crate) fn data_only(packet: &[u8]) -> Option<Vec<u8>> {
+    if packet.len() < COMMON_HEADER {
+        return None;
+    }
+    let mut out: Option<Vec<u8>> = None;
+    let mut at = COMMON_HEADER;
+    while at + 4 <= packet.len() {
+        let kind = packet[at];
+        let len = be16(packet, at + 2);
+        if len < 4 || at + len > packet.len() {
+            break;
+        }
+        if kind == CHUNK_DATA || kind == CHUNK_I_DATA {
+            let end = (at + pad4(len)).min(packet.len());
+            out.get_or_insert_with(|| packet[..COMMON_HEADER].to_vec())
+                .extend_from_slice(&packet[at..end]);
+        }
+        at += pad4(len);
+    }
+    let mut out = out?;
+    fill_checksum(&mut out);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +162,39 @@ mod tests {
             c.push(0);
         }
         c
+    }
+
+    #[test]
+    fn data_only_keeps_the_data_chunks_and_a_valid_checksum() {
+        let sack = chunk(3, &[0, 0, 0, 9, 0, 1, 0, 0, 0, 0, 0, 0]);
+        let data1 = chunk(
+            CHUNK_DATA,
+            &[0, 0, 0, 10, 0, 1, 0, 0, 0, 0, 0, 51, b'h', b'i'],
+        );
+        let data2 = chunk(CHUNK_I_DATA, &[0; 17]);
+        let mut p = header(0x1234_5678);
+        p.extend_from_slice(&sack);
+        p.extend_from_slice(&data1);
+        p.extend_from_slice(&data2);
+        fill_checksum(&mut p);
+        let probe = data_only(&p).expect("has DATA");
+        let mut expected = header(0x1234_5678);
+        expected.extend_from_slice(&data1);
+        expected.extend_from_slice(&data2);
+        assert_eq!(probe[..8], expected[..8]);
+        assert_eq!(probe[12..], expected[12..]);
+        assert!(checksum_ok(&probe));
+        assert_eq!(check(&probe), Ok(()));
+
+        let mut no_data = header(1);
+        no_data.extend_from_slice(&sack);
+        assert_eq!(data_only(&no_data), None);
+        assert_eq!(data_only(&[1, 2, 3]), None);
+        // A chunk running past the packet ends the walk; what came before is kept.
+        let mut cut = header(1);
+        cut.extend_from_slice(&data1);
+        cut.extend_from_slice(&[0, 0, 0, 200, 1, 2]);
+        assert_eq!(data_only(&cut).map(|p| p.len()), Some(12 + data1.len()));
     }
 
     fn init_body(params: &[u8]) -> Vec<u8> {

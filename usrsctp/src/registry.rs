@@ -57,6 +57,8 @@ pub(crate) struct Counters {
     pub(crate) checksum_errors: AtomicU64,
     pub(crate) associations_opened: AtomicU64,
     pub(crate) associations_closed: AtomicU64,
+    pub(crate) association_restarts: AtomicU64,
+    pub(crate) stall_probes: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -73,7 +75,17 @@ pub(crate) static COUNTERS: Counters = Counters {
     checksum_errors: AtomicU64::new(0),
     associations_opened: AtomicU64::new(0),
     associations_closed: AtomicU64::new(0),
+    association_restarts: AtomicU64::new(0),
+    stall_probes: AtomicU64::new(0),
 };
+
+/// Milliseconds since the first call: the coarse clock of the stall probe.
+pub(crate) fn now_ms() -> u64 {
+    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    BASE.get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
 
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
@@ -133,6 +145,7 @@ fn output(id: u64, packet: Vec<u8>) -> c_int {
     bump(&COUNTERS.output_callbacks);
     let len = packet.len() as u64;
     let posted = with_route(id, |r| {
+        r.shared.output_seen(&packet);
         r.mailbox.post_event(Event::Transmit {
             assoc: AssocId(id),
             packet,

@@ -275,6 +275,14 @@ pub struct Diagnostics {
     pub associations_opened: u64,
     /// Associations closed in all.
     pub associations_closed: u64,
+    /// Association restarts usrsctp reported (`SCTP_RESTART`: the peer restarted the
+    /// association with new verification tags; data in flight may have been lost and is
+    /// reported as failed sends).
+    pub association_restarts: u64,
+    /// Stall probes sent: a copy of an association's data, sent again because it had data
+    /// outstanding and usrsctp had output nothing for it for `StackConfig::stall_probe_ms`
+    /// (see there).
+    pub stall_probes: u64,
     /// Commands the stack thread handled.
     pub commands: u64,
     /// Calls of the output callback.
@@ -318,6 +326,8 @@ impl Diagnostics {
             associations: opened.saturating_sub(closed),
             associations_opened: opened,
             associations_closed: closed,
+            association_restarts: get(&COUNTERS.association_restarts),
+            stall_probes: get(&COUNTERS.stall_probes),
             commands: get(&COUNTERS.commands),
             output_callbacks: get(&COUNTERS.output_callbacks),
             packets_out: get(&COUNTERS.packets_out),
