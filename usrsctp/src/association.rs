@@ -106,11 +106,12 @@ pub(crate) struct AssocShared {
     pub(crate) bytes_received: AtomicU64,
     /// When usrsctp last output a packet for it (`registry::now_ms`).
     pub(crate) last_output_ms: AtomicU64,
-    /// The DATA chunks of a packet sent since the stack thread last found nothing outstanding:
-    /// the stall probe (`StackConfig::stall_probe_ms`). A leaf lock: the output callback
-    /// fills it when empty, the stack thread takes or clears it; neither holds it across any
+    /// The last packet usrsctp output for it that carried DATA (empty: none since the stack
+    /// thread last found nothing outstanding): the seed of the stall probe
+    /// (`StackConfig::stall_probe_ms`). A leaf lock: the output callback overwrites it (its
+    /// buffer is reused), the stack thread copies or clears it; neither holds it across any
     /// other call.
-    pub(crate) probe: Mutex<Option<Vec<u8>>>,
+    pub(crate) probe: Mutex<Vec<u8>>,
 }
 
 impl AssocShared {
@@ -132,7 +133,7 @@ impl AssocShared {
             messages_received: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
             last_output_ms: AtomicU64::new(0),
-            probe: Mutex::new(None),
+            probe: Mutex::new(Vec::new()),
         }
     }
 
@@ -140,9 +141,10 @@ impl AssocShared {
     pub(crate) fn output_seen(&self, packet: &[u8]) {
         self.last_output_ms
             .store(registry::now_ms(), Ordering::Relaxed);
-        let mut probe = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
-        if probe.is_none() {
-            *probe = crate::packet::data_only(packet);
+        if crate::packet::has_data(packet) {
+            let mut probe = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
+            probe.clear();
+            probe.extend_from_slice(packet);
         }
     }
 

@@ -54,13 +54,14 @@ pub struct StackConfig {
     pub debug_printf: bool,
     /// Commands the stack thread handles per wake-up before it checks its timers.
     pub command_batch: usize,
-    /// The stall probe, in ms; 0 turns it off. usrsctp can lose its retransmission timer
-    /// while data is outstanding (sctplab/usrsctp#750, present in 0.9.5.0 and later; seen here
-    /// under loss, duplication and reordering): the association then sends nothing and waits
-    /// forever. When an association has had data outstanding and no packet output for this
-    /// long, the stack thread sends a copy of data it already sent (DATA chunks only). The peer
-    /// must acknowledge a duplicate at once, and the SACK re-arms the timer. When the timer
-    /// was only backing off, the probe is a harmless duplicate. Counted in
+    /// The stall probe, in ms (0 turns it off; otherwise at least 100). usrsctp can lose an
+    /// association's retransmission timer while data is outstanding (sctplab/usrsctp#750,
+    /// present in 0.9.5.0 and later; seen here under loss, duplication and reordering): the
+    /// association then sends nothing and waits forever. When an association has had data
+    /// outstanding and no packet output for this long, the stack thread sends a copy of data
+    /// it already sent (DATA chunks only). The peer must acknowledge a duplicate at once, and
+    /// the SACK re-arms the timer. When the timer was only backing off, the probe is a
+    /// harmless duplicate. Counted in
     /// [`Diagnostics::stall_probes`](crate::Diagnostics::stall_probes).
     pub stall_probe_ms: u32,
 }
@@ -113,6 +114,12 @@ impl StackConfig {
         }
         if self.send_space < 64 * 1024 || self.recv_space < 64 * 1024 {
             return bad("send_space/recv_space", "must be at least 64 KiB");
+        }
+        if self.stall_probe_ms != 0 && self.stall_probe_ms < 100 {
+            return bad(
+                "stall_probe_ms",
+                "must be 0 (off) or at least 100 ms (it is a last resort, not a timer)",
+            );
         }
         if self.command_batch == 0 {
             return bad("command_batch", "must be at least 1");
@@ -311,6 +318,15 @@ mod tests {
         };
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.contains("rto_min_ms"), "{err}");
+
+        let probe = |ms| StackConfig {
+            stall_probe_ms: ms,
+            ..Default::default()
+        };
+        let err = probe(10).validate().unwrap_err().to_string();
+        assert!(err.contains("stall_probe_ms"), "{err}");
+        assert!(probe(0).validate().is_ok());
+        assert!(probe(100).validate().is_ok());
     }
 
     #[test]

@@ -368,8 +368,9 @@ impl Driver {
     /// The stall probe (`StackConfig::stall_probe_ms`): every half probe interval, each
     /// association that usrsctp has output nothing for during a whole interval, and that sent
     /// data since it was last found idle, is asked whether data is outstanding. If so, the
-    /// data-only copy of a packet it sent goes to its owner's wire again; the peer's SACK to
-    /// that duplicate re-arms usrsctp's retransmission timer. If not, the copy is dropped.
+    /// DATA chunks of the last DATA packet it sent go to its owner's wire again: the peer
+    /// acknowledges them (if the tail was lost) or reports the gaps (a duplicate is answered
+    /// at once), and either SACK gets usrsctp going again. If not, the copy is dropped.
     fn probe_stalls(&mut self) {
         let interval = u64::from(self.config.stall_probe_ms);
         let now = Instant::now();
@@ -381,7 +382,7 @@ impl Driver {
         for (&id, s) in &self.socks {
             if !s.connected
                 || now_ms.saturating_sub(s.shared.last_output_ms.load(Relaxed)) < interval
-                || lock(&s.shared.probe).is_none()
+                || lock(&s.shared.probe).is_empty()
             {
                 continue;
             }
@@ -402,9 +403,9 @@ impl Driver {
                     now_ms.saturating_sub(s.shared.last_output_ms.load(Relaxed)) < interval;
                 match outstanding {
                     _ if sent_meanwhile => None,
-                    Ok(true) => slot.clone(),
+                    Ok(true) => crate::packet::data_only(&slot),
                     _ => {
-                        *slot = None;
+                        slot.clear();
                         None
                     }
                 }

@@ -113,12 +113,30 @@ fn check_init_parameters(chunk: &[u8], len: usize) -> Result<(), &'static str> {
 const CHUNK_DATA: u8 = 0;
 const CHUNK_I_DATA: u8 = 64;
 
+/// True if the packet carries a DATA or I-DATA chunk (a walk over chunk headers only).
+pub(crate) fn has_data(packet: &[u8]) -> bool {
+    let mut at = COMMON_HEADER;
+    while at + 4 <= packet.len() {
+        let kind = packet[at];
+        if kind == CHUNK_DATA || kind == CHUNK_I_DATA {
+            return true;
+        }
+        let len = be16(packet, at + 2);
+        if len < 4 {
+            return false;
+        }
+        at += pad4(len);
+    }
+    false
+}
+
 /// The DATA (and I-DATA) chunks of an outgoing packet, re-packed alone behind its common
 /// header with a fresh checksum; `None` if it carries none. This is the stall probe (see
-/// `StackConfig::stall_probe_ms`): sent again, it is a duplicate the peer must acknowledge
-/// at once (RFC 9260 §6.2), and the SACK makes usrsctp re-arm its retransmission timer.
-/// Other chunks are left out, so a replay repeats nothing but data the peer already has or
-/// is owed.
+/// `StackConfig::stall_probe_ms`), made from the last DATA packet sent: if the peer lacks
+/// that data (the tail was lost), it acknowledges it; if it has it, the duplicate must be
+/// acknowledged at once (RFC 9260 §6.2), and a SACK reporting gaps makes usrsctp re-arm its
+/// retransmission timer. Other chunks are left out, so a replay repeats nothing but data the
+/// peer already has or is owed.
 pub(crate) fn data_only(packet: &[u8]) -> Option<Vec<u8>> {
     if packet.len() < COMMON_HEADER {
         return None;
@@ -177,6 +195,7 @@ mod tests {
         p.extend_from_slice(&data1);
         p.extend_from_slice(&data2);
         fill_checksum(&mut p);
+        assert!(has_data(&p));
         let probe = data_only(&p).expect("has DATA");
         let mut expected = header(0x1234_5678);
         expected.extend_from_slice(&data1);
@@ -189,6 +208,8 @@ mod tests {
         let mut no_data = header(1);
         no_data.extend_from_slice(&sack);
         assert_eq!(data_only(&no_data), None);
+        assert!(!has_data(&no_data));
+        assert!(!has_data(&[0; 11]));
         assert_eq!(data_only(&[1, 2, 3]), None);
         // A chunk running past the packet ends the walk; what came before is kept.
         let mut cut = header(1);
