@@ -58,10 +58,10 @@ pub struct StackConfig {
     /// association's retransmission timer while data is outstanding (sctplab/usrsctp#750,
     /// present in 0.9.5.0 and later; seen here under loss, duplication and reordering): the
     /// association then sends nothing and waits forever. When an association has had data
-    /// outstanding and no packet output for this long, the stack thread sends a copy of data
-    /// it already sent (DATA chunks only). The peer must acknowledge a duplicate at once, and
-    /// the SACK re-arms the timer. When the timer was only backing off, the probe is a
-    /// harmless duplicate. Counted in
+    /// outstanding and no packet output for this long, the stack thread sends the DATA chunks
+    /// of the last DATA packet it sent once more. The peer acknowledges them if they were lost,
+    /// or reports its gaps at once if they are a duplicate; either SACK gets usrsctp going
+    /// again. When the timer was only backing off, the probe is a harmless duplicate. Counted in
     /// [`Diagnostics::stall_probes`](crate::Diagnostics::stall_probes).
     pub stall_probe_ms: u32,
 }
