@@ -54,26 +54,11 @@ impl Rng {
     }
 }
 
-/// CRC32c (Castagnoli, reflected), as SCTP uses it (RFC 4960 appendix B). Bitwise: test-only.
-pub fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// Writes a correct SCTP checksum into `packet` (bytes 8..12, little-endian as on the wire).
+/// Writes a correct SCTP checksum into `packet` (bytes 8..12, little-endian as on the wire):
+/// CRC32c over the packet with the checksum field zeroed (RFC 9260 appendix A).
 pub fn fix_checksum(packet: &mut [u8]) {
     packet[8..12].copy_from_slice(&[0; 4]);
-    let crc = crc32c(packet);
+    let crc = crc32c::crc32c(packet);
     packet[8..12].copy_from_slice(&crc.to_le_bytes());
 }
 
