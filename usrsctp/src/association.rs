@@ -104,8 +104,8 @@ pub(crate) struct AssocShared {
     pub(crate) bytes_sent: AtomicU64,
     pub(crate) messages_received: AtomicU64,
     pub(crate) bytes_received: AtomicU64,
-    /// When usrsctp last output a packet for it (`registry::now_ms`).
-    pub(crate) last_output_ms: AtomicU64,
+    /// Packets usrsctp output for it (the stall probe compares it between scans).
+    pub(crate) outputs: AtomicU64,
     /// The last packet usrsctp output for it that carried DATA (empty: none since the stack
     /// thread last found nothing outstanding): the seed of the stall probe
     /// (`StackConfig::stall_probe_ms`). A leaf lock: the output callback overwrites it (its
@@ -132,15 +132,14 @@ impl AssocShared {
             bytes_sent: AtomicU64::new(0),
             messages_received: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
-            last_output_ms: AtomicU64::new(0),
+            outputs: AtomicU64::new(0),
             probe: Mutex::new(Vec::new()),
         }
     }
 
     /// Output callback side: usrsctp produced `packet` for this association.
     pub(crate) fn output_seen(&self, packet: &[u8]) {
-        self.last_output_ms
-            .store(registry::now_ms(), Ordering::Relaxed);
+        self.outputs.fetch_add(1, Ordering::Relaxed);
         if crate::packet::has_data(packet) {
             let mut probe = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
             probe.clear();

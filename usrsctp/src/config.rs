@@ -58,7 +58,8 @@ pub struct StackConfig {
     /// association's retransmission timer while data is outstanding (sctplab/usrsctp#750,
     /// present in 0.9.5.0 and later; seen here under loss, duplication and reordering): the
     /// association then sends nothing and waits forever. When an association has had data
-    /// outstanding and no packet output for this long, the stack thread sends the DATA chunks
+    /// outstanding and no packet output for at least this long (the stack thread looks once
+    /// per interval, so a stall is found within two), the stack thread sends the DATA chunks
     /// of the last DATA packet it sent once more. The peer acknowledges them if they were lost,
     /// or reports its gaps at once if they are a duplicate; either SACK gets usrsctp going
     /// again. When the timer was only backing off, the probe is a harmless duplicate. Counted in

@@ -105,6 +105,8 @@ struct Sock {
     reset_all: bool,
     /// The context of the last SendFailed reported (usrsctp reports once per chunk).
     last_failed: Option<u32>,
+    /// `AssocShared::outputs` at the previous stall-probe scan.
+    outputs_at_last_scan: u64,
 }
 
 impl Sock {
@@ -365,25 +367,25 @@ impl Driver {
         None
     }
 
-    /// The stall probe (`StackConfig::stall_probe_ms`): every half probe interval, each
-    /// association that usrsctp has output nothing for during a whole interval, and that sent
-    /// data since it was last found idle, is asked whether data is outstanding. If so, the
-    /// DATA chunks of the last DATA packet it sent go to its owner's wire again: the peer
-    /// acknowledges them (if the tail was lost) or reports the gaps (a duplicate is answered
-    /// at once), and either SACK gets usrsctp going again. If not, the copy is dropped.
+    /// The stall probe (`StackConfig::stall_probe_ms`): once per probe interval, each
+    /// association whose output count has not moved since the previous scan (so usrsctp sent
+    /// nothing for at least an interval), and that sent data since it was last found idle, is
+    /// asked whether data is outstanding. If so, the DATA chunks of the last DATA packet it
+    /// sent go to its owner's wire again: the peer acknowledges them (if the tail was lost) or
+    /// reports the gaps (a duplicate is answered at once), and either SACK gets usrsctp going
+    /// again. If not, the copy is dropped.
     fn probe_stalls(&mut self) {
         let interval = u64::from(self.config.stall_probe_ms);
         let now = Instant::now();
         if interval == 0 || now < self.next_probe_scan {
             return;
         }
-        self.next_probe_scan = now + Duration::from_millis((interval / 2).max(10));
-        let now_ms = registry::now_ms();
-        for (&id, s) in &self.socks {
-            if !s.connected
-                || now_ms.saturating_sub(s.shared.last_output_ms.load(Relaxed)) < interval
-                || lock(&s.shared.probe).is_empty()
-            {
+        self.next_probe_scan = now + Duration::from_millis(interval);
+        for (&id, s) in &mut self.socks {
+            let outputs = s.shared.outputs.load(Relaxed);
+            let silent = outputs == s.outputs_at_last_scan;
+            s.outputs_at_last_scan = outputs;
+            if !s.connected || !silent || lock(&s.shared.probe).is_empty() {
                 continue;
             }
             // No lock is held across this call.
@@ -397,10 +399,9 @@ impl Driver {
                 .map(|st| st.sstat_unackdata > 0);
             let probe = {
                 let mut slot = lock(&s.shared.probe);
-                // The output callback stamps the time before it fills the slot: a packet sent
+                // The output callback counts a packet before it fills the slot: a packet sent
                 // meanwhile shows here, and its copy must not be thrown away.
-                let sent_meanwhile =
-                    now_ms.saturating_sub(s.shared.last_output_ms.load(Relaxed)) < interval;
+                let sent_meanwhile = s.shared.outputs.load(Relaxed) != outputs;
                 match outstanding {
                     _ if sent_meanwhile => None,
                     Ok(true) => crate::packet::data_only(&slot),
@@ -413,7 +414,6 @@ impl Driver {
             if let Some(packet) = probe {
                 bump(&COUNTERS.stall_probes);
                 debug!(assoc = %id, len = packet.len(), "stall probe: data outstanding and nothing sent; replaying data");
-                s.shared.last_output_ms.store(now_ms, Relaxed);
                 s.post(Event::Transmit { assoc: id, packet });
             }
         }
@@ -544,6 +544,7 @@ impl Driver {
                 resets: Vec::new(),
                 reset_all: false,
                 last_failed: None,
+                outputs_at_last_scan: 0,
             },
         );
         Ok(())

@@ -79,14 +79,6 @@ pub(crate) static COUNTERS: Counters = Counters {
     stall_probes: AtomicU64::new(0),
 };
 
-/// Milliseconds since the first call: the coarse clock of the stall probe.
-pub(crate) fn now_ms() -> u64 {
-    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    BASE.get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_millis() as u64
-}
-
 pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
