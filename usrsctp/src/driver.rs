@@ -4,6 +4,19 @@
 //! usrsctp's upcalls send it "look at this socket" requests. It drains commands in batches (up
 //! to `StackConfig::command_batch` per wake-up) and owns every socket, so no socket state is
 //! shared and no lock guards it.
+//!
+//! It also drives usrsctp's timers. usrsctp is initialised with `usrsctp_init_nothreads`, so
+//! no usrsctp timer thread exists: every `TIMER_TICK` the stack thread calls
+//! `usrsctp_handle_timers` with the milliseconds elapsed, and retransmissions, SACK delays,
+//! heartbeats and teardown timers run here, between commands. usrsctp's threaded mode is not
+//! used because its timer thread races with the thread that calls the API: a timer that fires
+//! while the API thread restarts and stops it again is entered with its association pointer
+//! already cleared, so the reference taken when it was started is never dropped. The
+//! association then can never be freed, its endpoint stays, and `usrsctp_finish` fails for
+//! the rest of the process (0.9.5.0 and master; found with a per-call-site reference-count
+//! trace in the soak). With one thread for API calls and timers that interleaving cannot
+//! happen. usrsctp still starts its iterator thread (address changes); it takes the same locks
+//! as any caller.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::mem;
@@ -82,8 +95,10 @@ pub(crate) enum Command {
     },
 }
 
-/// How often the thread wakes while it has deadlines (graceful-close guards, reset retries).
-const TICK: Duration = Duration::from_millis(20);
+/// How often the thread advances usrsctp's timers (usrsctp's own timer thread, which the crate
+/// does not start, ticks every 10 ms too). The thread wakes at least this often, which also
+/// paces our own deadlines (graceful-close guards, reset retries).
+const TIMER_TICK: Duration = Duration::from_millis(10);
 /// One `recvv` reads at most this much; larger messages take several reads.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -125,6 +140,42 @@ pub(crate) struct Driver {
     buf: Vec<u8>,
     /// When to look for stalled associations next (see `probe_stalls`).
     next_probe_scan: Instant,
+    /// usrsctp's timers have been advanced up to this moment.
+    timers: TimerClock,
+}
+
+/// usrsctp's clock, advanced by the stack thread (see the module docs).
+struct TimerClock {
+    /// The moment up to which usrsctp's timers have been run.
+    at: Instant,
+}
+
+impl TimerClock {
+    fn new() -> Self {
+        TimerClock { at: Instant::now() }
+    }
+
+    /// How long until the next tick is due (zero if it is overdue).
+    fn due_in(&self) -> Duration {
+        (self.at + TIMER_TICK).saturating_duration_since(Instant::now())
+    }
+
+    /// Runs usrsctp's timers that fell due since the last call, if a tick has passed. Whole
+    /// milliseconds only; the remainder carries over to the next call. Must not be called
+    /// while holding any of the crate's locks (timer handlers call the output and upcall
+    /// callbacks, which take the registry lock).
+    fn advance(&mut self) {
+        let elapsed = self.at.elapsed();
+        if elapsed < TIMER_TICK {
+            return;
+        }
+        let ms = u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX);
+        // SAFETY: usrsctp was initialised with `usrsctp_init_nothreads` by this thread, which is
+        // the only one that calls usrsctp's API, so no other call runs concurrently with the
+        // timer handlers; no lock of ours is held here.
+        unsafe { sys::usrsctp_handle_timers(ms) };
+        self.at += Duration::from_millis(u64::from(ms));
+    }
 }
 
 /// Applies the stack-wide settings (after `usrsctp_init`, which resets them).
@@ -188,8 +239,9 @@ fn apply_sysctls(c: &StackConfig) -> Result<(), Error> {
 }
 
 /// Calls `usrsctp_finish` until it succeeds (it fails while associations are still being torn
-/// down by usrsctp's timers). Returns false if it never did within `limit`.
-fn finish_usrsctp(limit: Duration) -> bool {
+/// down by usrsctp's timers, which keep running here meanwhile). Returns false if it never did
+/// within `limit`.
+fn finish_usrsctp(timers: &mut TimerClock, limit: Duration) -> bool {
     let start = Instant::now();
     loop {
         // SAFETY: called on the stack thread after every socket was closed.
@@ -199,7 +251,8 @@ fn finish_usrsctp(limit: Duration) -> bool {
         if start.elapsed() > limit {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(timers.due_in());
+        timers.advance();
     }
 }
 
@@ -211,15 +264,17 @@ pub(crate) static FINISH_FAILED: std::sync::atomic::AtomicBool =
 pub(crate) fn run(config: StackConfig, rx: Receiver<Command>, ready: Sender<Result<(), Error>>) {
     // SAFETY: usrsctp is not initialised (the previous stack thread, if any, finished it before
     // exiting, and `Stack::start` joined it). The callback is a plain function that only reads
-    // the registry; no debug printer.
-    unsafe { sys::usrsctp_init(0, Some(registry::on_output), None) };
+    // the registry; no debug printer. No timer thread: this thread drives the timers (see the
+    // module docs), and no receive threads or raw sockets even in INET builds.
+    unsafe { sys::usrsctp_init_nothreads(0, Some(registry::on_output), None) };
+    let mut timers = TimerClock::new();
     // Checksums are computed in the output callback and verified by `Association::input` on the
     // workers' threads, with the CPU's CRC instruction (see packet.rs).
     // SAFETY: sets a usrsctp global; usrsctp is initialised.
     unsafe { sys::usrsctp_enable_crc32c_offload() };
     if let Err(e) = apply_sysctls(&config) {
         let _ = ready.send(Err(e));
-        finish_usrsctp(Duration::from_secs(5));
+        finish_usrsctp(&mut timers, Duration::from_secs(5));
         return;
     }
     debug!(source = sys::SOURCE, "usrsctp stack thread started");
@@ -231,10 +286,11 @@ pub(crate) fn run(config: StackConfig, rx: Receiver<Command>, ready: Sender<Resu
         timed: HashSet::new(),
         buf: vec![0; READ_CHUNK],
         next_probe_scan: Instant::now(),
+        timers,
     };
     let reply = driver.serve();
     driver.teardown();
-    let finished = finish_usrsctp(Duration::from_secs(30));
+    let finished = finish_usrsctp(&mut driver.timers, Duration::from_secs(30));
     if !finished {
         FINISH_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
         warn!("usrsctp_finish kept failing; usrsctp stays initialised for the life of the process");
@@ -320,17 +376,10 @@ impl Driver {
     /// Serves commands until shutdown; returns whom to tell when the stack is down.
     fn serve(&mut self) -> Option<Sender<()>> {
         loop {
-            let first = if let Some(wait) = self.wake_after() {
-                match self.rx.recv_timeout(wait) {
-                    Ok(cmd) => Some(cmd),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return None,
-                }
-            } else {
-                match self.rx.recv() {
-                    Ok(cmd) => Some(cmd),
-                    Err(_) => return None,
-                }
+            let first = match self.rx.recv_timeout(self.wake_after()) {
+                Ok(cmd) => Some(cmd),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return None,
             };
             let mut next = first;
             let mut handled = 0;
@@ -346,25 +395,24 @@ impl Driver {
                 }
                 next = self.rx.try_recv().ok();
             }
+            self.timers.advance();
             self.check_deadlines();
             self.probe_stalls();
         }
     }
 
-    /// How long the thread may sleep waiting for a command: not at all limited when nothing
-    /// is timed and no association could stall.
-    fn wake_after(&self) -> Option<Duration> {
-        if !self.timed.is_empty() {
-            return Some(TICK);
-        }
+    /// How long the thread may sleep waiting for a command: until usrsctp's next timer tick,
+    /// or sooner for our own deadlines and the stall probe.
+    fn wake_after(&self) -> Duration {
+        let mut wait = self.timers.due_in();
         if self.config.stall_probe_ms > 0 && !self.socks.is_empty() {
-            return Some(
+            wait = wait.min(
                 self.next_probe_scan
                     .saturating_duration_since(Instant::now())
                     .max(Duration::from_millis(1)),
             );
         }
-        None
+        wait
     }
 
     /// The stall probe (`StackConfig::stall_probe_ms`): once per probe interval, each

@@ -5,8 +5,10 @@
 //! stack, including its own timer thread. Shared naively between workers, a callback set up by
 //! worker A runs on worker B's thread, or after A is gone. This crate removes the cause:
 //!
-//! - usrsctp runs in multi-threaded mode under **one thread the crate owns** (the [`Stack`]),
-//!   whose life does not depend on any worker. It is the only thread that calls usrsctp.
+//! - usrsctp runs under **one thread the crate owns** (the [`Stack`]), whose life does not
+//!   depend on any worker. It is the only thread that calls usrsctp, and it drives usrsctp's
+//!   timers too: usrsctp starts no timer thread (its threaded mode leaks associations through
+//!   a race between that thread and the API thread; see [`Stack`]).
 //! - Every callback (packet output, socket upcalls, notifications) becomes a message in the
 //!   **mailbox of the [`Worker`] that owns the association**. User code never runs on a usrsctp
 //!   thread; a callback for an association already closed is counted and dropped, never

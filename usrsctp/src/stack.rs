@@ -55,10 +55,21 @@ impl Drop for StackInner {
 /// handle (a `Stack`, a [`Worker`], an [`Association`](crate::Association)) exists, or until
 /// [`shutdown`](Self::shutdown). It is the only thread that calls usrsctp's API.
 ///
+/// It also runs usrsctp's timers (retransmission, delayed SACK, heartbeat, teardown), every
+/// 10 ms, between commands: usrsctp is initialised with `usrsctp_init_nothreads`. In usrsctp's
+/// threaded mode its timer thread races with the thread that calls the API: a timer that
+/// fires while the API thread starts and stops it again is entered with its association
+/// pointer already cleared, and the association reference taken when the timer was started is
+/// never dropped. That association can then never be freed, and `usrsctp_finish` fails for the
+/// rest of the process (0.9.5.0 and current master). With timers and API calls on one thread
+/// the race cannot happen. The only thread usrsctp starts itself is its iterator thread, and
+/// even the system library (built with IPv4/IPv6) opens no raw socket.
+///
 /// After a shutdown, the next start initialises usrsctp again (`usrsctp_finish` then
-/// `usrsctp_init`), which the `stack_restart` test exercises with traffic on every cycle. If
-/// `usrsctp_finish` ever fails to complete (usrsctp still holds associations after 30 s),
-/// usrsctp stays initialised and further starts fail with an error naming `usrsctp_finish`.
+/// `usrsctp_init_nothreads`), which the `stack_restart` test exercises with traffic on every
+/// cycle. If `usrsctp_finish` ever fails to complete (usrsctp still holds associations after
+/// 30 s), usrsctp stays initialised and further starts fail with an error naming
+/// `usrsctp_finish`.
 #[derive(Clone)]
 pub struct Stack {
     inner: Arc<StackInner>,
@@ -259,8 +270,9 @@ impl Stack {
 #[non_exhaustive]
 pub struct Diagnostics {
     /// How usrsctp was linked: `"vendored"` (compiled from source, AF_CONN only) or `"system"`
-    /// (the distribution's library, built with IPv4/IPv6 support: in threaded mode it may open
-    /// raw SCTP sockets when run as root).
+    /// (the distribution's library, built with IPv4/IPv6 support, which it would use to open
+    /// raw SCTP sockets in threaded mode; the stack runs it without usrsctp's threads, so it
+    /// opens none).
     pub build: &'static str,
     /// usrsctp's version.
     pub version: &'static str,

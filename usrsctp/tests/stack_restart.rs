@@ -1,5 +1,6 @@
 //! The stack is shut down and started again several times, with traffic on every cycle: each
-//! start initialises usrsctp afresh, each shutdown finishes it, and no thread is left behind.
+//! start initialises usrsctp afresh (without a timer thread of its own), each shutdown finishes
+//! it, and no thread is left behind.
 
 mod common;
 
@@ -15,6 +16,16 @@ fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task")
         .map(|d| d.count())
         .unwrap_or(0)
+}
+
+/// The names of this process's threads.
+fn thread_names() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim_end().to_owned())
+        .collect()
 }
 
 fn exchange() {
@@ -56,6 +67,16 @@ fn stack_restart() {
             Stack::start(test_stack_config()),
             Err(Error::AlreadyRunning)
         ));
+        // The stack thread drives usrsctp's timers: usrsctp runs no timer thread (and no
+        // receive threads, even when the system library has IPv4/IPv6 support).
+        let names = thread_names();
+        assert!(names.iter().any(|n| n == "usrsctp"), "threads: {names:?}");
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.starts_with("SCTP timer") || n.starts_with("SCTP/IP")),
+            "cycle {cycle}: usrsctp started threads of its own: {names:?}"
+        );
         let generation = stack.diagnostics().generation;
         assert!(generation > last_generation, "a new stack each cycle");
         last_generation = generation;
