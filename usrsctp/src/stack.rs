@@ -58,7 +58,7 @@ impl Drop for StackInner {
 /// It also runs usrsctp's timers (retransmission, delayed SACK, heartbeat, teardown), every
 /// 10 ms, between commands: usrsctp is initialised with `usrsctp_init_nothreads`. In usrsctp's
 /// threaded mode its timer thread races with the thread that calls the API: a timer that
-/// fires while the API thread starts and stops it again is entered with its association
+/// fires while the API thread starts and stops it again can be entered with its association
 /// pointer already cleared, and the association reference taken when the timer was started is
 /// never dropped. That association can then never be freed, and `usrsctp_finish` fails for the
 /// rest of the process (0.9.5.0 and current master). With timers and API calls on one thread
