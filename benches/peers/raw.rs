@@ -1,7 +1,8 @@
 //! usrsctp driven directly through `usrsctp-sys`, on one thread: the limit of the wrapper's
-//! design. Same library, same `usrsctp_init(0, ..)` (usrsctp's own timer thread runs), same
-//! sysctls and socket options as the wrapper's defaults; no stack thread, no mailboxes, no
-//! copies beyond usrsctp's own.
+//! design. Same library, same `usrsctp_init_nothreads(0, ..)` with the timers advanced by the
+//! benchmark thread every 10 ms (as the wrapper's stack thread does), same sysctls and socket
+//! options as the wrapper's defaults; no stack thread, no mailboxes, no copies beyond
+//! usrsctp's own.
 //!
 //! The output callback only queues packets (feeding them back from inside the callback would
 //! deadlock on the locks usrsctp holds); the benchmark thread pumps the queue into
@@ -97,8 +98,8 @@ impl RawStack {
         );
         PACKETS.lock().expect("packet queue").clear();
         // SAFETY: usrsctp is not initialised (no Stack runs, no other RawStack); the callback
-        // only copies and queues.
-        unsafe { sys::usrsctp_init(0, Some(raw_output), None) };
+        // only copies and queues. Without threads, as the wrapper: this thread runs the timers.
+        unsafe { sys::usrsctp_init_nothreads(0, Some(raw_output), None) };
         // The same CRC32c offload as the wrapper's stack (hardware CRC in our code instead of
         // usrsctp's software one): the checksum is filled in `raw_output` and verified before
         // `usrsctp_conninput`.
@@ -122,15 +123,18 @@ impl Drop for RawStack {
             sys::usrsctp_deregister_address(TOKEN_B as *mut c_void);
         }
         let start = Instant::now();
-        // SAFETY: every socket is closed; finish fails (and is retried) while usrsctp's timer
-        // thread is still tearing associations down.
+        // SAFETY: every socket is closed; finish fails (and is retried) while usrsctp's
+        // timers are still tearing associations down. This thread is the only one calling
+        // usrsctp, so running the timers here cannot race an API call.
         while unsafe { sys::usrsctp_finish() } != 0 {
             PACKETS.lock().expect("packet queue").clear();
             assert!(
                 start.elapsed() < Duration::from_secs(30),
                 "usrsctp_finish kept failing"
             );
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(TIMER_TICK);
+            // SAFETY: as above; no lock of ours is held.
+            unsafe { sys::usrsctp_handle_timers(TIMER_TICK.as_millis() as u32) };
         }
         PACKETS.lock().expect("packet queue").clear();
         ACTIVE.store(false, Ordering::SeqCst);
@@ -270,8 +274,27 @@ fn established(sock: *mut sys::socket) -> bool {
     rc == 0 && status.sstat_state == sys::SCTP_ESTABLISHED
 }
 
-/// Feeds every queued packet to the other side; returns how many.
-fn pump(scratch: &mut VecDeque<(usize, Vec<u8>)>) -> usize {
+/// How often the benchmark thread runs usrsctp's timers (the wrapper's stack thread: the same).
+const TIMER_TICK: Duration = Duration::from_millis(10);
+
+/// Runs usrsctp's timers that fell due since `*clock`, once a tick has passed; whole
+/// milliseconds, the remainder carries over.
+fn advance_timers(clock: &mut Instant) {
+    let elapsed = clock.elapsed();
+    if elapsed < TIMER_TICK {
+        return;
+    }
+    let ms = u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX);
+    // SAFETY: usrsctp was initialised with `usrsctp_init_nothreads`; the benchmark thread is the
+    // only one that calls usrsctp, and no lock of ours is held (the timers emit packets through
+    // `raw_output`, which takes the queue lock).
+    unsafe { sys::usrsctp_handle_timers(ms) };
+    *clock += Duration::from_millis(u64::from(ms));
+}
+
+/// Runs due timers, then feeds every queued packet to the other side; returns how many.
+fn pump(scratch: &mut VecDeque<(usize, Vec<u8>)>, clock: &mut Instant) -> usize {
+    advance_timers(clock);
     let mut n = 0;
     loop {
         // Take the whole queue at once; never hold the lock while calling usrsctp (conninput
@@ -369,6 +392,8 @@ pub struct RawPair {
     data: Vec<u8>,
     buf: Vec<u8>,
     scratch: VecDeque<(usize, Vec<u8>)>,
+    /// When usrsctp's timers were last advanced.
+    timers: Instant,
     // Dropped last: usrsctp_finish after the sockets are closed.
     _usrsctp: RawStack,
 }
@@ -385,11 +410,12 @@ impl RawPair {
             data: payload(size),
             buf: vec![0; 256 * 1024],
             scratch: VecDeque::new(),
+            timers: Instant::now(),
             _usrsctp: usrsctp,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !(established(pair.a) && established(pair.b)) {
-            pump(&mut pair.scratch);
+            pump(&mut pair.scratch, &mut pair.timers);
             assert!(Instant::now() < deadline, "raw pair did not connect");
             std::thread::yield_now();
         }
@@ -400,7 +426,7 @@ impl RawPair {
     fn read_message(&mut self, sock: *mut sys::socket) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            pump(&mut self.scratch);
+            pump(&mut self.scratch, &mut self.timers);
             while let Some((_, eor)) = recv(sock, &mut self.buf) {
                 if eor {
                     return;
@@ -420,13 +446,13 @@ impl RawPair {
                 sent += 1;
                 burst += 1;
             }
-            pump(&mut self.scratch);
+            pump(&mut self.scratch, &mut self.timers);
             while let Some((n, eor)) = recv(self.b, &mut self.buf) {
                 if eor && n > 0 {
                     received += 1;
                 }
             }
-            pump(&mut self.scratch);
+            pump(&mut self.scratch, &mut self.timers);
         }
         start.elapsed()
     }
@@ -455,6 +481,6 @@ impl Drop for RawPair {
             // SAFETY: `sock` is live and closed exactly once.
             unsafe { sys::usrsctp_close(sock) };
         }
-        pump(&mut self.scratch);
+        pump(&mut self.scratch, &mut self.timers);
     }
 }
