@@ -79,7 +79,10 @@ unsafe extern "C" fn raw_output(
 }
 
 /// usrsctp initialised for the raw benchmark; `usrsctp_finish` on drop.
-pub struct RawStack;
+pub struct RawStack {
+    /// When usrsctp's timers were last advanced (`usrsctp_init_nothreads`: this thread runs them).
+    timers: Instant,
+}
 
 impl RawStack {
     /// True while the raw benchmark holds usrsctp.
@@ -111,7 +114,24 @@ impl RawStack {
             sys::usrsctp_register_address(TOKEN_A as *mut c_void);
             sys::usrsctp_register_address(TOKEN_B as *mut c_void);
         }
-        RawStack
+        RawStack {
+            timers: Instant::now(),
+        }
+    }
+
+    /// Runs usrsctp's timers that fell due since the last call, once a tick has passed; whole
+    /// milliseconds, the remainder carries over (as the wrapper's stack thread does).
+    fn advance_timers(&mut self) {
+        let elapsed = self.timers.elapsed();
+        if elapsed < TIMER_TICK {
+            return;
+        }
+        let ms = u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX);
+        // SAFETY: usrsctp was initialised with `usrsctp_init_nothreads`; the benchmark thread is
+        // the only one that calls usrsctp, and no lock of ours is held (the timers emit packets
+        // through `raw_output`, which takes the queue lock).
+        unsafe { sys::usrsctp_handle_timers(ms) };
+        self.timers += Duration::from_millis(u64::from(ms));
     }
 }
 
@@ -123,9 +143,8 @@ impl Drop for RawStack {
             sys::usrsctp_deregister_address(TOKEN_B as *mut c_void);
         }
         let start = Instant::now();
-        // SAFETY: every socket is closed; finish fails (and is retried) while usrsctp's
-        // timers are still tearing associations down. This thread is the only one calling
-        // usrsctp, so running the timers here cannot race an API call.
+        // SAFETY: every socket is closed; finish fails (and is retried, running the timers
+        // between tries) while usrsctp's timers are still tearing associations down.
         while unsafe { sys::usrsctp_finish() } != 0 {
             PACKETS.lock().expect("packet queue").clear();
             assert!(
@@ -133,8 +152,7 @@ impl Drop for RawStack {
                 "usrsctp_finish kept failing"
             );
             std::thread::sleep(TIMER_TICK);
-            // SAFETY: as above; no lock of ours is held.
-            unsafe { sys::usrsctp_handle_timers(TIMER_TICK.as_millis() as u32) };
+            self.advance_timers();
         }
         PACKETS.lock().expect("packet queue").clear();
         ACTIVE.store(false, Ordering::SeqCst);
@@ -277,24 +295,9 @@ fn established(sock: *mut sys::socket) -> bool {
 /// How often the benchmark thread runs usrsctp's timers (the wrapper's stack thread: the same).
 const TIMER_TICK: Duration = Duration::from_millis(10);
 
-/// Runs usrsctp's timers that fell due since `*clock`, once a tick has passed; whole
-/// milliseconds, the remainder carries over.
-fn advance_timers(clock: &mut Instant) {
-    let elapsed = clock.elapsed();
-    if elapsed < TIMER_TICK {
-        return;
-    }
-    let ms = u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX);
-    // SAFETY: usrsctp was initialised with `usrsctp_init_nothreads`; the benchmark thread is the
-    // only one that calls usrsctp, and no lock of ours is held (the timers emit packets through
-    // `raw_output`, which takes the queue lock).
-    unsafe { sys::usrsctp_handle_timers(ms) };
-    *clock += Duration::from_millis(u64::from(ms));
-}
-
 /// Runs due timers, then feeds every queued packet to the other side; returns how many.
-fn pump(scratch: &mut VecDeque<(usize, Vec<u8>)>, clock: &mut Instant) -> usize {
-    advance_timers(clock);
+fn pump(scratch: &mut VecDeque<(usize, Vec<u8>)>, usrsctp: &mut RawStack) -> usize {
+    usrsctp.advance_timers();
     let mut n = 0;
     loop {
         // Take the whole queue at once; never hold the lock while calling usrsctp (conninput
@@ -392,10 +395,8 @@ pub struct RawPair {
     data: Vec<u8>,
     buf: Vec<u8>,
     scratch: VecDeque<(usize, Vec<u8>)>,
-    /// When usrsctp's timers were last advanced.
-    timers: Instant,
     // Dropped last: usrsctp_finish after the sockets are closed.
-    _usrsctp: RawStack,
+    usrsctp: RawStack,
 }
 
 impl RawPair {
@@ -410,12 +411,11 @@ impl RawPair {
             data: payload(size),
             buf: vec![0; 256 * 1024],
             scratch: VecDeque::new(),
-            timers: Instant::now(),
-            _usrsctp: usrsctp,
+            usrsctp,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !(established(pair.a) && established(pair.b)) {
-            pump(&mut pair.scratch, &mut pair.timers);
+            pump(&mut pair.scratch, &mut pair.usrsctp);
             assert!(Instant::now() < deadline, "raw pair did not connect");
             std::thread::yield_now();
         }
@@ -426,7 +426,7 @@ impl RawPair {
     fn read_message(&mut self, sock: *mut sys::socket) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            pump(&mut self.scratch, &mut self.timers);
+            pump(&mut self.scratch, &mut self.usrsctp);
             while let Some((_, eor)) = recv(sock, &mut self.buf) {
                 if eor {
                     return;
@@ -446,13 +446,13 @@ impl RawPair {
                 sent += 1;
                 burst += 1;
             }
-            pump(&mut self.scratch, &mut self.timers);
+            pump(&mut self.scratch, &mut self.usrsctp);
             while let Some((n, eor)) = recv(self.b, &mut self.buf) {
                 if eor && n > 0 {
                     received += 1;
                 }
             }
-            pump(&mut self.scratch, &mut self.timers);
+            pump(&mut self.scratch, &mut self.usrsctp);
         }
         start.elapsed()
     }
@@ -481,6 +481,6 @@ impl Drop for RawPair {
             // SAFETY: `sock` is live and closed exactly once.
             unsafe { sys::usrsctp_close(sock) };
         }
-        pump(&mut self.scratch, &mut self.timers);
+        pump(&mut self.scratch, &mut self.usrsctp);
     }
 }
