@@ -1,291 +1,18 @@
-//! The association handle a worker holds, and the state it shares with the stack thread.
+//! The association handle a worker holds.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-
-use crossbeam_channel::Sender;
+use std::sync::Arc;
 
 use crate::config::{AssociationConfig, SendOptions};
-use crate::driver::{Command, Outgoing};
 use crate::error::Error;
 use crate::event::{ppid, AssocId, MessageId};
-use crate::registry;
+use crate::ffi::socket::SendInfo;
+use crate::packet::{checksum, validate};
+use crate::shared::assoc::{AssocShared, AssociationState};
+use crate::shared::command::{Command, Outgoing};
+use crate::shared::counters::{bump, COUNTERS};
 use crate::stack::Stack;
-
-/// Where an association is in its life.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum AssociationState {
-    /// The handshake is under way.
-    Connecting,
-    /// Established: messages flow.
-    Open,
-    /// A close was asked for (or the peer started one); no new sends.
-    Closing,
-    /// Gone; every call returns [`Error::Closed`].
-    Closed,
-}
-
-impl AssociationState {
-    fn from_u8(v: u8) -> Self {
-        match v {
-            0 => AssociationState::Connecting,
-            1 => AssociationState::Open,
-            2 => AssociationState::Closing,
-            _ => AssociationState::Closed,
-        }
-    }
-}
-
-/// Counters and transport figures of one association, from [`Association::stats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AssociationStats {
-    /// Smoothed round-trip time of the primary path, ms.
-    pub srtt_ms: u32,
-    /// Current retransmission timeout, ms.
-    pub rto_ms: u32,
-    /// Congestion window, bytes.
-    pub cwnd: u32,
-    /// The peer's advertised receive window, bytes.
-    pub peer_rwnd: u32,
-    /// Path MTU in use.
-    pub mtu: u32,
-    /// DATA chunks sent and not yet acknowledged.
-    pub unacked_chunks: u16,
-    /// DATA chunks waiting to be sent inside SCTP.
-    pub pending_chunks: u16,
-    /// Negotiated outgoing streams.
-    pub outbound_streams: u16,
-    /// Negotiated incoming streams.
-    pub inbound_streams: u16,
-    /// Bytes accepted by `send` not yet taken by SCTP.
-    pub buffered_amount: usize,
-    /// Messages the stack thread holds because SCTP's send buffer was full (or the handshake
-    /// is not complete); they go to SCTP as it frees space.
-    pub queued_messages: usize,
-    /// Bytes of received messages waiting in the owner's mailbox.
-    pub mailbox_bytes: usize,
-    /// Reading from SCTP is paused until the owner takes messages from its mailbox (the
-    /// receive credit is used up).
-    pub receive_paused: bool,
-    /// A readiness upcall from usrsctp is queued for the stack thread.
-    pub upcall_pending: bool,
-    /// Messages SCTP accepted from us.
-    pub messages_sent: u64,
-    /// Payload bytes SCTP accepted from us.
-    pub bytes_sent: u64,
-    /// Complete messages delivered to the mailbox.
-    pub messages_received: u64,
-    /// Payload bytes delivered to the mailbox.
-    pub bytes_received: u64,
-}
-
-/// State shared by the handle (worker thread), the stack thread and the callbacks. Atomics,
-/// and one leaf lock (`probe`, see there).
-pub(crate) struct AssocShared {
-    pub(crate) id: AssocId,
-    pub(crate) config: AssociationConfig,
-    stack: Sender<Command>,
-    state: AtomicU8,
-    /// Bytes accepted by `send` that SCTP has not taken yet.
-    buffered: AtomicUsize,
-    /// A `WouldBlock` was returned and no `BufferedAmountLow` has followed yet.
-    blocked: AtomicBool,
-    /// Bytes of `Message` events posted to the mailbox and not yet taken.
-    recv_queued: AtomicUsize,
-    /// The stack thread stopped reading for lack of credit; the consumer must send `Resume`.
-    recv_paused: AtomicBool,
-    /// An upcall is queued for the stack thread (coalesces upcall storms).
-    pub(crate) upcall_pending: AtomicBool,
-    /// Negotiated outgoing streams; 0 until the handshake completes.
-    negotiated_outbound: AtomicU32,
-    next_context: AtomicU32,
-    pub(crate) messages_sent: AtomicU64,
-    pub(crate) bytes_sent: AtomicU64,
-    pub(crate) messages_received: AtomicU64,
-    pub(crate) bytes_received: AtomicU64,
-    /// Packets usrsctp output for it (the stall probe compares it between scans).
-    pub(crate) outputs: AtomicU64,
-    /// The last packet usrsctp output for it that carried DATA (empty: none since the stack
-    /// thread last found nothing outstanding): the seed of the stall probe
-    /// (`StackConfig::stall_probe_ms`). A leaf lock: the output callback overwrites it (its
-    /// buffer is reused), the stack thread copies or clears it; neither holds it across any
-    /// other call.
-    pub(crate) probe: Mutex<Vec<u8>>,
-}
-
-impl AssocShared {
-    pub(crate) fn new(id: AssocId, config: AssociationConfig, stack: Sender<Command>) -> Self {
-        AssocShared {
-            id,
-            config,
-            stack,
-            state: AtomicU8::new(0),
-            buffered: AtomicUsize::new(0),
-            blocked: AtomicBool::new(false),
-            recv_queued: AtomicUsize::new(0),
-            recv_paused: AtomicBool::new(false),
-            upcall_pending: AtomicBool::new(false),
-            negotiated_outbound: AtomicU32::new(0),
-            next_context: AtomicU32::new(1),
-            messages_sent: AtomicU64::new(0),
-            bytes_sent: AtomicU64::new(0),
-            messages_received: AtomicU64::new(0),
-            bytes_received: AtomicU64::new(0),
-            outputs: AtomicU64::new(0),
-            probe: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Output callback side: usrsctp produced `packet` for this association.
-    pub(crate) fn output_seen(&self, packet: &[u8]) {
-        self.outputs.fetch_add(1, Ordering::Relaxed);
-        if crate::packet::has_data(packet) {
-            let mut probe = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
-            probe.clear();
-            probe.extend_from_slice(packet);
-        }
-    }
-
-    pub(crate) fn state(&self) -> AssociationState {
-        AssociationState::from_u8(self.state.load(Ordering::Acquire))
-    }
-
-    pub(crate) fn set_open(&self, outbound: u16) {
-        self.negotiated_outbound
-            .store(u32::from(outbound), Ordering::Release);
-        let _ = self
-            .state
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire);
-    }
-
-    /// Moves to Closing unless already Closing or Closed. Returns true if it moved.
-    pub(crate) fn set_closing(&self) -> bool {
-        let mut cur = self.state.load(Ordering::Acquire);
-        while cur < 2 {
-            match self
-                .state
-                .compare_exchange(cur, 2, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return true,
-                Err(v) => cur = v,
-            }
-        }
-        false
-    }
-
-    pub(crate) fn set_closed(&self) {
-        self.state.store(3, Ordering::Release);
-    }
-
-    /// Outgoing streams a send may use: negotiated, or configured before the handshake.
-    pub(crate) fn outbound_streams(&self) -> u16 {
-        match self.negotiated_outbound.load(Ordering::Acquire) {
-            0 => self.config.outbound_streams,
-            n => n as u16,
-        }
-    }
-
-    pub(crate) fn buffered(&self) -> usize {
-        self.buffered.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn mailbox_bytes(&self) -> usize {
-        self.recv_queued.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn receive_paused(&self) -> bool {
-        self.recv_paused.load(Ordering::Acquire)
-    }
-
-    /// Worker side: reserves `len` bytes of send queue, or says WouldBlock. A message always
-    /// fits into an empty queue, so a message of up to `max_message_size` can always be sent.
-    fn admit(&self, len: usize) -> Result<(), Error> {
-        let high = self.config.send_high_water;
-        let mut cur = self.buffered.load(Ordering::SeqCst);
-        loop {
-            if cur > 0 && cur + len > high {
-                // Announce that we wait, then look again: a drain that raced with us either
-                // sees the flag (and will post BufferedAmountLow) or has changed `buffered`.
-                self.blocked.store(true, Ordering::SeqCst);
-                let now = self.buffered.load(Ordering::SeqCst);
-                if now == cur {
-                    return Err(Error::WouldBlock {
-                        assoc: self.id,
-                        buffered: cur,
-                        high_water: high,
-                    });
-                }
-                cur = now;
-                continue;
-            }
-            match self
-                .buffered
-                .compare_exchange(cur, cur + len, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return Ok(()),
-                Err(v) => cur = v,
-            }
-        }
-    }
-
-    /// Stack side: `len` bytes left our queue (taken by SCTP, or failed). Returns the new
-    /// buffered amount if a `BufferedAmountLow` event is due.
-    pub(crate) fn dequeued(&self, len: usize) -> Option<usize> {
-        let before = self.buffered.fetch_sub(len, Ordering::SeqCst);
-        let after = before - len;
-        let low = self.config.low_water();
-        let crossed = before > low && after <= low;
-        match self.config.buffered_amount_low_threshold {
-            Some(_) if crossed => {
-                self.blocked.store(false, Ordering::SeqCst);
-                Some(after)
-            }
-            Some(_) => None,
-            None if after <= low && self.blocked.swap(false, Ordering::SeqCst) => Some(after),
-            None => None,
-        }
-    }
-
-    /// Stack side: may another message be read into the mailbox? Pauses reading (and arranges
-    /// for the consumer to resume it) when the credit is used up.
-    pub(crate) fn may_read(&self) -> bool {
-        let credit = self.config.receive_credit;
-        if self.recv_queued.load(Ordering::SeqCst) < credit {
-            return true;
-        }
-        self.recv_paused.store(true, Ordering::SeqCst);
-        if self.recv_queued.load(Ordering::SeqCst) < credit {
-            // The consumer freed credit in between. If we take the flag back we go on; if the
-            // consumer already took it, its Resume is on the way and will restart the drain.
-            return self.recv_paused.swap(false, Ordering::SeqCst);
-        }
-        false
-    }
-
-    /// Stack side: a message of `len` bytes was posted to the mailbox.
-    pub(crate) fn delivered(&self, len: usize) {
-        self.recv_queued.fetch_add(len, Ordering::SeqCst);
-        self.messages_received.fetch_add(1, Ordering::Relaxed);
-        self.bytes_received.fetch_add(len as u64, Ordering::Relaxed);
-    }
-
-    /// Worker side: a message of `len` bytes was taken from the mailbox.
-    pub(crate) fn release_credit(&self, len: usize) {
-        let after = self.recv_queued.fetch_sub(len, Ordering::SeqCst) - len;
-        if after <= self.config.receive_credit / 2
-            && self.recv_paused.load(Ordering::SeqCst)
-            && self.recv_paused.swap(false, Ordering::SeqCst)
-        {
-            // A closed stack has nothing left to resume.
-            let _ = self.stack.send(Command::Resume { id: self.id });
-        }
-    }
-
-    fn next_message_id(&self) -> MessageId {
-        MessageId(self.next_context.fetch_add(1, Ordering::Relaxed))
-    }
-}
+use crate::stats::AssociationStats;
 
 /// One SCTP association over AF_CONN, created by [`Worker::associate`](crate::Worker::associate).
 ///
@@ -394,8 +121,8 @@ impl Association {
                 reason,
             });
         }
-        if !crate::packet::checksum_ok(&packet) {
-            registry::bump(&registry::COUNTERS.checksum_errors);
+        if !checksum::checksum_ok(&packet) {
+            bump(&COUNTERS.checksum_errors);
             let reason = "CRC32c checksum mismatch (corrupted in transit, or not SCTP)";
             return Err(Error::MalformedPacket {
                 assoc,
@@ -403,8 +130,8 @@ impl Association {
                 reason,
             });
         }
-        if let Err(reason) = crate::packet::check(&packet) {
-            registry::bump(&registry::COUNTERS.inputs_refused);
+        if let Err(reason) = validate::check(&packet) {
+            bump(&COUNTERS.inputs_refused);
             tracing::debug!(assoc = %assoc, len = packet.len(), reason, "input refused");
             return Err(Error::MalformedPacket {
                 assoc,
@@ -469,12 +196,14 @@ impl Association {
         self.shared.admit(len)?;
         let id = self.shared.next_message_id();
         let msg = Outgoing {
-            stream,
-            ppid,
             data,
-            unordered: options.unordered,
-            reliability: options.reliability,
-            context: id.0,
+            info: SendInfo {
+                stream,
+                ppid,
+                unordered: options.unordered,
+                reliability: options.reliability,
+                context: id.0,
+            },
         };
         if let Err(e) = self.command(Command::Send { id: assoc, msg }) {
             self.shared.dequeued(len);
@@ -543,81 +272,5 @@ impl Drop for Association {
             // A stack that is gone has closed everything already.
             let _ = self.command(Command::Close { id: self.shared.id });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shared(config: AssociationConfig) -> (AssocShared, crossbeam_channel::Receiver<Command>) {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        (AssocShared::new(AssocId(1), config, tx), rx)
-    }
-
-    #[test]
-    fn admission_blocks_above_high_water_and_low_event_follows_the_drain() {
-        let cfg = AssociationConfig {
-            max_message_size: 100,
-            send_high_water: 300,
-            ..Default::default()
-        };
-        let (s, _rx) = shared(cfg);
-        for _ in 0..3 {
-            s.admit(100).unwrap();
-        }
-        let err = s.admit(100).unwrap_err();
-        assert!(err.is_would_block(), "{err}");
-        assert_eq!(
-            s.dequeued(100),
-            None,
-            "200 left: above the low-water mark of 150"
-        );
-        assert_eq!(s.dequeued(100), Some(100), "crossed 150 after a WouldBlock");
-        assert_eq!(s.dequeued(100), None, "one event per WouldBlock");
-        // An empty queue accepts any message up to max size.
-        s.admit(100).unwrap();
-    }
-
-    #[test]
-    fn explicit_threshold_fires_on_every_downward_crossing() {
-        let cfg = AssociationConfig {
-            max_message_size: 100,
-            send_high_water: 1000,
-            buffered_amount_low_threshold: Some(50),
-            ..Default::default()
-        };
-        let (s, _rx) = shared(cfg);
-        s.admit(100).unwrap();
-        assert_eq!(s.dequeued(100), Some(0));
-        s.admit(40).unwrap();
-        assert_eq!(s.dequeued(40), None, "never above the threshold");
-        s.admit(100).unwrap();
-        s.admit(100).unwrap();
-        assert_eq!(s.dequeued(100), None);
-        assert_eq!(s.dequeued(100), Some(0));
-    }
-
-    #[test]
-    fn credit_pauses_reading_and_the_consumer_resumes_it_once() {
-        let cfg = AssociationConfig {
-            receive_credit: 1000,
-            ..Default::default()
-        };
-        let (s, rx) = shared(cfg);
-        assert!(s.may_read());
-        s.delivered(600);
-        assert!(s.may_read());
-        s.delivered(600);
-        assert!(!s.may_read(), "1200 queued, credit 1000");
-        s.release_credit(600);
-        assert!(
-            rx.try_recv().is_err(),
-            "600 left is above half the credit: no resume yet"
-        );
-        s.release_credit(600);
-        assert!(matches!(rx.try_recv(), Ok(Command::Resume { .. })));
-        assert!(rx.try_recv().is_err(), "exactly one resume");
-        assert!(s.may_read());
     }
 }

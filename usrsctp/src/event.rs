@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::error::Errno;
+use crate::errno::Errno;
 
 /// The id of an association, unique for the life of the process (ids are never reused, not even
 /// across stack restarts). usrsctp sees only this integer, never a pointer into Rust memory.

@@ -86,26 +86,37 @@
 
 #![warn(missing_docs)]
 
-mod association;
+// Layers, lowest first; a module imports only from the layers below it (docs/ARCHITECTURE.md).
+// 1. Vocabulary, pure data: no usrsctp, no threads.
 mod config;
-pub mod datachannel;
-mod driver;
+mod errno;
 mod error;
 mod event;
-mod mailbox;
+mod stats;
+// 2. Bytes and the FFI fence: packets, usrsctp's calls and structs, notification decoding.
+mod ffi;
 mod notification;
 mod packet;
-mod registry;
-mod sock;
+// 3. What both sides of the stack thread share, and the C callbacks that post into it.
+mod callbacks;
+mod shared;
+// 4. The stack thread.
+mod driver;
+// 5. The handles users hold: the stack, associations, workers; data channels on top.
+mod association;
+pub mod datachannel;
 mod stack;
 mod worker;
 
-pub use association::{Association, AssociationState, AssociationStats};
+pub use association::Association;
 pub use config::{AssociationConfig, Reliability, SendOptions, StackConfig};
-pub use error::{Errno, Error};
+pub use errno::Errno;
+pub use error::Error;
 pub use event::{
     ppid, AssocId, CloseReason, Event, Message, MessageId, ResetDirection, ResetOutcome,
     SendFailure,
 };
+pub use shared::assoc::AssociationState;
 pub use stack::{Diagnostics, Stack};
+pub use stats::AssociationStats;
 pub use worker::Worker;

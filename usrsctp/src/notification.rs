@@ -7,7 +7,7 @@ use std::mem::size_of;
 
 use usrsctp_sys as sys;
 
-use crate::sock::read_pod;
+use crate::ffi::pod::read_pod;
 
 /// The notifications the stack thread acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn assoc_change_with_attached_abort_is_a_peer_abort() {
-        let mut sac: sys::sctp_assoc_change = crate::sock::zeroed_pod();
+        let mut sac: sys::sctp_assoc_change = crate::ffi::pod::zeroed_pod();
         sac.sac_type = sys::SCTP_ASSOC_CHANGE;
         sac.sac_state = sys::SCTP_COMM_LOST;
         sac.sac_length = size_of::<sys::sctp_assoc_change>() as u32;
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn stream_reset_lists_its_streams() {
-        let mut ev: sys::sctp_stream_reset_event = crate::sock::zeroed_pod();
+        let mut ev: sys::sctp_stream_reset_event = crate::ffi::pod::zeroed_pod();
         ev.strreset_type = sys::SCTP_STREAM_RESET_EVENT;
         ev.strreset_flags = sys::SCTP_STREAM_RESET_INCOMING_SSN;
         let mut buf = bytes_of(&ev);

@@ -5,26 +5,26 @@
 //! thread, to be joined). Neither is ever taken by a usrsctp callback, and neither is held
 //! while calling into usrsctp (only the stack thread calls usrsctp, and it takes neither).
 //! `start` waits for the new stack thread's `usrsctp_init` while holding `GLOBAL`; that thread
-//! takes no lock of ours, so the wait cannot deadlock. `registry::ROUTES` is a leaf below both.
+//! takes no lock of ours, so the wait cannot deadlock. `shared::routes::ROUTES` is a leaf below both.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Sender;
-
 use crate::config::StackConfig;
-use crate::driver::{self, Command};
-use crate::error::{Errno, Error};
-use crate::registry::{self, COUNTERS};
-use crate::worker::Worker;
+use crate::driver;
+use crate::errno::Errno;
+use crate::error::Error;
+use crate::shared::command::{Command, CommandSender};
+use crate::shared::counters::COUNTERS;
+use crate::shared::routes;
 
 static GLOBAL: Mutex<Weak<StackInner>> = Mutex::new(Weak::new());
 static PREVIOUS: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 struct StackInner {
-    tx: Sender<Command>,
+    tx: CommandSender,
     thread: Mutex<Option<JoinHandle<()>>>,
     alive: AtomicBool,
     generation: u64,
@@ -194,14 +194,6 @@ impl Stack {
         })
     }
 
-    /// A new worker: a mailbox on which the associations it creates report their events.
-    pub fn worker(&self) -> Result<Worker, Error> {
-        if !self.is_running() {
-            return Err(Error::StackShutdown);
-        }
-        Worker::new(self.clone())
-    }
-
     /// Stops the stack: every association ends with `Closed { reason: StackShutdown }`, usrsctp
     /// is finished, and the thread is joined. Handles that remain get [`Error::StackShutdown`].
     /// Calling it again is harmless.
@@ -258,7 +250,7 @@ impl Stack {
         self.inner.tx.send(cmd).map_err(|_| Error::StackShutdown)
     }
 
-    pub(crate) fn sender(&self) -> Sender<Command> {
+    pub(crate) fn sender(&self) -> CommandSender {
         self.inner.tx.clone()
     }
 }
@@ -356,6 +348,6 @@ impl Diagnostics {
 
     /// Routes registered now (associations whose callbacks are delivered).
     pub fn registered() -> usize {
-        registry::len()
+        routes::len()
     }
 }

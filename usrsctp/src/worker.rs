@@ -7,14 +7,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::association::{AssocShared, Association};
+use crate::association::Association;
 use crate::config::AssociationConfig;
-use crate::driver::Command;
 use crate::error::Error;
 use crate::event::{AssocId, Event};
-use crate::mailbox::{mailbox, Mailbox, MailboxSender};
-use crate::registry::{self, Route, WorkerId};
+use crate::shared::assoc::AssocShared;
+use crate::shared::command::Command;
+use crate::shared::mailbox::{mailbox, Mailbox, MailboxSender};
+use crate::shared::routes::{self, Route, WorkerId};
 use crate::stack::Stack;
+
+impl Stack {
+    /// A new worker: a mailbox on which the associations it creates report their events.
+    pub fn worker(&self) -> Result<Worker, Error> {
+        if !self.is_running() {
+            return Err(Error::StackShutdown);
+        }
+        Worker::new(self.clone())
+    }
+}
 
 static NEXT_WORKER: AtomicU64 = AtomicU64::new(1);
 static NEXT_ASSOC: AtomicU64 = AtomicU64::new(1);
@@ -84,28 +95,24 @@ impl Worker {
         let tx = self.stack.sender();
         let shared = Arc::new(AssocShared::new(id, config, tx.clone()));
         // Route first: the handshake's first packet is output while the socket connects.
-        registry::insert(
+        routes::insert(
             id,
             Route {
                 owner: self.id,
                 mailbox: self.sender.clone(),
                 shared: shared.clone(),
-                stack: tx,
+                commands: tx,
             },
         );
         let (reply, answer) = crossbeam_channel::bounded(1);
         let opened = self
             .stack
-            .command(Command::Open {
-                shared: shared.clone(),
-                mailbox: self.sender.clone(),
-                reply,
-            })
+            .command(Command::Open { id, reply })
             .and_then(|()| answer.recv().map_err(|_| Error::StackShutdown)?);
         match opened {
             Ok(()) => Ok(Association::new(shared, self.stack.clone())),
             Err(e) => {
-                registry::remove(id);
+                routes::remove(id);
                 shared.set_closed();
                 Err(e)
             }
@@ -170,7 +177,7 @@ impl AsFd for Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         // Unregister first: from here on, callbacks for these ids are counted and dropped.
-        let ids = registry::remove_owner(self.id);
+        let ids = routes::remove_owner(self.id);
         if !ids.is_empty() {
             tracing::debug!(
                 worker = self.id,

@@ -1,76 +1,35 @@
-//! Thin wrappers over the usrsctp socket calls. Only the stack thread uses them.
-//!
-//! This module and `registry.rs` (the callbacks) are the only places that call usrsctp.
+//! One usrsctp socket (one association): safe wrappers over the socket calls.
 
-use std::mem::{size_of, zeroed};
+use std::mem::size_of;
 use std::os::raw::{c_int, c_uint, c_void};
 use std::ptr;
 
 use usrsctp_sys as sys;
 
+use super::pod::{zeroed_pod, Pod};
+use super::{check, id_to_addr};
 use crate::config::{AssociationConfig, Reliability};
-use crate::driver::Outgoing;
-use crate::error::{Errno, Error};
+use crate::errno::Errno;
+use crate::error::Error;
 use crate::event::AssocId;
-use crate::registry;
 
-/// Plain C data (integers only): any bit pattern is a valid value, so it may be zero-initialised
-/// and read from a byte buffer.
-///
-/// # Safety
-/// Implement only for `#[repr(C)]` types whose fields are all integers or arrays of integers.
-pub(crate) unsafe trait Pod: Copy {}
-
-// SAFETY: all of these are #[repr(C)] structs of integer fields (layouts checked by systest).
-unsafe impl Pod for sys::sctp_rcvinfo {}
-unsafe impl Pod for sys::sctp_sendv_spa {}
-unsafe impl Pod for sys::sctp_status {}
-unsafe impl Pod for sys::sctp_initmsg {}
-unsafe impl Pod for sys::sctp_assoc_value {}
-unsafe impl Pod for sys::sctp_event {}
-unsafe impl Pod for sys::sctp_paddrparams {}
-unsafe impl Pod for sys::sctp_tlv {}
-unsafe impl Pod for sys::sctp_assoc_change {}
-unsafe impl Pod for sys::sctp_send_failed_event {}
-unsafe impl Pod for sys::sctp_stream_reset_event {}
-unsafe impl Pod for sys::sctp_stream_change_event {}
-unsafe impl Pod for sys::sctp_remote_error {}
-unsafe impl Pod for sys::sctp_pdapi_event {}
-unsafe impl Pod for libc::linger {}
-unsafe impl Pod for c_int {}
-
-pub(crate) fn zeroed_pod<T: Pod>() -> T {
-    // SAFETY: T is Pod: all-zero bytes are a valid value.
-    unsafe { zeroed() }
-}
-
-/// Reads a `T` from the start of `bytes`, or `None` if `bytes` is too short.
-pub(crate) fn read_pod<T: Pod>(bytes: &[u8]) -> Option<T> {
-    if bytes.len() < size_of::<T>() {
-        return None;
-    }
-    // SAFETY: the length was checked; T is Pod so any bytes are a valid T; read_unaligned
-    // makes no alignment assumption about the buffer.
-    Some(unsafe { ptr::read_unaligned(bytes.as_ptr() as *const T) })
+/// How one message is to be sent: everything `usrsctp_sendv` needs besides the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SendInfo {
+    pub(crate) stream: u16,
+    /// Host byte order.
+    pub(crate) ppid: u32,
+    pub(crate) unordered: bool,
+    pub(crate) reliability: Reliability,
+    /// The SCTP send context: the message's `MessageId`, echoed in SEND_FAILED.
+    pub(crate) context: u32,
 }
 
 fn conn_addr(port: u16, id: AssocId) -> sys::sockaddr_conn {
     sys::sockaddr_conn {
         sconn_family: sys::AF_CONN as u16,
         sconn_port: port.to_be(),
-        sconn_addr: registry::id_to_addr(id),
-    }
-}
-
-fn check(op: &'static str, id: AssocId, rc: c_int) -> Result<(), Error> {
-    if rc < 0 {
-        Err(Error::Usrsctp {
-            op,
-            assoc: Some(id),
-            errno: Errno::last(),
-        })
-    } else {
-        Ok(())
+        sconn_addr: id_to_addr(id),
     }
 }
 
@@ -88,8 +47,9 @@ pub(crate) struct RawSocket {
 }
 
 impl RawSocket {
-    /// Creates a non-blocking one-to-one AF_CONN socket whose upcall carries `id`.
-    pub(crate) fn open(id: AssocId) -> Result<RawSocket, Error> {
+    /// Creates a non-blocking one-to-one AF_CONN socket whose upcall is `upcall`, called with
+    /// `id` as its argument.
+    pub(crate) fn open(id: AssocId, upcall: sys::usrsctp_upcall_fn) -> Result<RawSocket, Error> {
         // SAFETY: plain call; NULL callbacks select upcall mode; we check the result.
         let raw = unsafe {
             sys::usrsctp_socket(
@@ -111,9 +71,7 @@ impl RawSocket {
         }
         let sock = RawSocket { raw, id };
         // SAFETY: `raw` is a live socket; the upcall argument is an integer, never dereferenced.
-        let rc = unsafe {
-            sys::usrsctp_set_upcall(raw, Some(registry::on_upcall), registry::id_to_addr(id))
-        };
+        let rc = unsafe { sys::usrsctp_set_upcall(raw, Some(upcall), id_to_addr(id)) };
         check("usrsctp_set_upcall", id, rc)?;
         // SAFETY: `raw` is a live socket.
         let rc = unsafe { sys::usrsctp_set_non_blocking(raw, 1) };
@@ -292,7 +250,7 @@ impl RawSocket {
     }
 
     /// Hands one message to SCTP. Err(EAGAIN) means the socket buffer is full.
-    pub(crate) fn sendv(&self, msg: &Outgoing) -> Result<(), Errno> {
+    pub(crate) fn sendv(&self, data: &[u8], msg: &SendInfo) -> Result<(), Errno> {
         let mut spa: sys::sctp_sendv_spa = zeroed_pod();
         spa.sendv_flags = sys::SCTP_SEND_SNDINFO_VALID;
         spa.sendv_sndinfo.snd_sid = msg.stream;
@@ -321,8 +279,8 @@ impl RawSocket {
         let n = unsafe {
             sys::usrsctp_sendv(
                 self.raw,
-                msg.data.as_ptr().cast(),
-                msg.data.len(),
+                data.as_ptr().cast(),
+                data.len(),
                 ptr::null_mut(),
                 0,
                 (&mut spa as *mut sys::sctp_sendv_spa).cast(),
@@ -434,29 +392,4 @@ impl RawSocket {
         // SAFETY: `raw` is live and closed exactly once (self is consumed).
         unsafe { sys::usrsctp_close(self.raw) };
     }
-}
-
-/// The AF_CONN address of association `id` is known to usrsctp while registered.
-pub(crate) fn register_address(id: AssocId) {
-    // SAFETY: the "address" is an integer usrsctp stores and compares, never dereferences.
-    unsafe { sys::usrsctp_register_address(registry::id_to_addr(id)) };
-}
-
-/// Forgets the AF_CONN address of `id`.
-pub(crate) fn deregister_address(id: AssocId) {
-    // SAFETY: as for register_address.
-    unsafe { sys::usrsctp_deregister_address(registry::id_to_addr(id)) };
-}
-
-/// Feeds a packet received for association `id`.
-pub(crate) fn conninput(id: AssocId, packet: &[u8]) {
-    // SAFETY: `packet` is valid for its length during the call; usrsctp copies it.
-    unsafe {
-        sys::usrsctp_conninput(
-            registry::id_to_addr(id),
-            packet.as_ptr().cast(),
-            packet.len(),
-            0,
-        )
-    };
 }

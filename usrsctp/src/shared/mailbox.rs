@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
-use crate::association::AssocShared;
+use super::assoc::AssocShared;
 use crate::event::Event;
 
 /// One mailbox entry: the event plus, for a received message, the receive credit it holds.

@@ -14,49 +14,14 @@
 //! - the parameters of an INIT or INIT ACK must be well-formed TLVs: each at least 4 bytes,
 //!   none running past the chunk (RFC 9260 §3.2.1, §3.3.2).
 //!
-//! The checksum is ours too: the stack runs usrsctp with CRC32c offload on, so usrsctp neither
-//! computes nor verifies it. We fill it in the output callback and verify it in
-//! `Association::input`, on the worker's thread, with the CPU's CRC instruction — usrsctp's
-//! software CRC32c was 28% of the stack thread's time (BENCHMARKS.md).
-//!
 //! Everything else (verification tags, other chunks) is left to usrsctp.
 
-/// SCTP common header length.
-const COMMON_HEADER: usize = 12;
+use super::{be16, pad4, COMMON_HEADER};
+
 /// INIT / INIT ACK fixed part: chunk header + initiate tag, a_rwnd, streams, initial TSN.
 const INIT_FIXED: usize = 20;
 const CHUNK_INIT: u8 = 1;
 const CHUNK_INIT_ACK: u8 = 2;
-
-fn be16(b: &[u8], at: usize) -> usize {
-    usize::from(u16::from_be_bytes([b[at], b[at + 1]]))
-}
-
-fn pad4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
-/// The CRC32c of an SCTP packet, computed with its checksum field taken as zero (RFC 9260
-/// appendix A). The `crc32c` crate uses the CPU's CRC instruction where there is one.
-fn crc(packet: &[u8]) -> u32 {
-    let crc = crc32c::crc32c(&packet[..8]);
-    let crc = crc32c::crc32c_append(crc, &[0; 4]);
-    crc32c::crc32c_append(crc, &packet[12..])
-}
-
-/// Writes the checksum of an outgoing packet (usrsctp leaves it to us: CRC32c offload is on).
-pub(crate) fn fill_checksum(packet: &mut [u8]) {
-    if packet.len() >= COMMON_HEADER {
-        let sum = crc(packet);
-        // The checksum travels in the byte order the CRC32c register produces it.
-        packet[8..12].copy_from_slice(&sum.to_le_bytes());
-    }
-}
-
-/// True if an incoming packet's checksum is right (usrsctp does not check it: offload is on).
-pub(crate) fn checksum_ok(packet: &[u8]) -> bool {
-    packet.len() >= COMMON_HEADER && crc(packet).to_le_bytes() == packet[8..12]
-}
 
 /// Checks `packet` (a whole SCTP packet, common header included). `Err` names the rule broken.
 pub(crate) fn check(packet: &[u8]) -> Result<(), &'static str> {
@@ -109,114 +74,10 @@ fn check_init_parameters(chunk: &[u8], len: usize) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// DATA and I-DATA chunk types.
-const CHUNK_DATA: u8 = 0;
-const CHUNK_I_DATA: u8 = 64;
-
-/// True if the packet carries a DATA or I-DATA chunk (a walk over chunk headers only).
-pub(crate) fn has_data(packet: &[u8]) -> bool {
-    let mut at = COMMON_HEADER;
-    while at + 4 <= packet.len() {
-        let kind = packet[at];
-        if kind == CHUNK_DATA || kind == CHUNK_I_DATA {
-            return true;
-        }
-        let len = be16(packet, at + 2);
-        if len < 4 {
-            return false;
-        }
-        at += pad4(len);
-    }
-    false
-}
-
-/// The DATA (and I-DATA) chunks of an outgoing packet, re-packed alone behind its common
-/// header with a fresh checksum; `None` if it carries none. This is the stall probe (see
-/// `StackConfig::stall_probe_ms`), made from the last DATA packet sent: if the peer lacks
-/// that data (the tail was lost), it acknowledges it; if it has it, the duplicate must be
-/// acknowledged at once (RFC 9260 §6.2), and a SACK reporting gaps makes usrsctp re-arm its
-/// retransmission timer. Other chunks are left out, so a replay repeats nothing but data the
-/// peer already has or is owed.
-pub(crate) fn data_only(packet: &[u8]) -> Option<Vec<u8>> {
-    if packet.len() < COMMON_HEADER {
-        return None;
-    }
-    let mut out: Option<Vec<u8>> = None;
-    let mut at = COMMON_HEADER;
-    while at + 4 <= packet.len() {
-        let kind = packet[at];
-        let len = be16(packet, at + 2);
-        if len < 4 || at + len > packet.len() {
-            break;
-        }
-        if kind == CHUNK_DATA || kind == CHUNK_I_DATA {
-            let end = (at + pad4(len)).min(packet.len());
-            out.get_or_insert_with(|| packet[..COMMON_HEADER].to_vec())
-                .extend_from_slice(&packet[at..end]);
-        }
-        at += pad4(len);
-    }
-    let mut out = out?;
-    fill_checksum(&mut out);
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::test_packets::{chunk, header};
     use super::*;
-
-    fn header(vtag: u32) -> Vec<u8> {
-        let mut p = vec![0x13, 0x88, 0x13, 0x88];
-        p.extend_from_slice(&vtag.to_be_bytes());
-        p.extend_from_slice(&[0; 4]);
-        p
-    }
-
-    fn chunk(kind: u8, body: &[u8]) -> Vec<u8> {
-        let mut c = vec![kind, 0];
-        c.extend_from_slice(&((4 + body.len()) as u16).to_be_bytes());
-        c.extend_from_slice(body);
-        while c.len() % 4 != 0 {
-            c.push(0);
-        }
-        c
-    }
-
-    #[test]
-    fn data_only_keeps_the_data_chunks_and_a_valid_checksum() {
-        let sack = chunk(3, &[0, 0, 0, 9, 0, 1, 0, 0, 0, 0, 0, 0]);
-        let data1 = chunk(
-            CHUNK_DATA,
-            &[0, 0, 0, 10, 0, 1, 0, 0, 0, 0, 0, 51, b'h', b'i'],
-        );
-        let data2 = chunk(CHUNK_I_DATA, &[0; 17]);
-        let mut p = header(0x1234_5678);
-        p.extend_from_slice(&sack);
-        p.extend_from_slice(&data1);
-        p.extend_from_slice(&data2);
-        fill_checksum(&mut p);
-        assert!(has_data(&p));
-        let probe = data_only(&p).expect("has DATA");
-        let mut expected = header(0x1234_5678);
-        expected.extend_from_slice(&data1);
-        expected.extend_from_slice(&data2);
-        assert_eq!(probe[..8], expected[..8]);
-        assert_eq!(probe[12..], expected[12..]);
-        assert!(checksum_ok(&probe));
-        assert_eq!(check(&probe), Ok(()));
-
-        let mut no_data = header(1);
-        no_data.extend_from_slice(&sack);
-        assert_eq!(data_only(&no_data), None);
-        assert!(!has_data(&no_data));
-        assert!(!has_data(&[0; 11]));
-        assert_eq!(data_only(&[1, 2, 3]), None);
-        // A chunk running past the packet ends the walk; what came before is kept.
-        let mut cut = header(1);
-        cut.extend_from_slice(&data1);
-        cut.extend_from_slice(&[0, 0, 0, 200, 1, 2]);
-        assert_eq!(data_only(&cut).map(|p| p.len()), Some(12 + data1.len()));
-    }
 
     fn init_body(params: &[u8]) -> Vec<u8> {
         let mut b = vec![
@@ -224,33 +85,6 @@ mod tests {
         ];
         b.extend_from_slice(params);
         b
-    }
-
-    #[test]
-    fn checksums_round_trip_and_catch_a_flipped_bit() {
-        let mut p = header(0x1234);
-        p.extend(chunk(0, &[7; 20]));
-        assert!(!checksum_ok(&p));
-        fill_checksum(&mut p);
-        assert!(checksum_ok(&p));
-        // RFC 9260 appendix A's software algorithm, bit by bit, agrees with the crate.
-        let mut reference = !0u32;
-        let mut zeroed = p.clone();
-        zeroed[8..12].copy_from_slice(&[0; 4]);
-        for &b in &zeroed {
-            reference ^= u32::from(b);
-            for _ in 0..8 {
-                reference = if reference & 1 != 0 {
-                    (reference >> 1) ^ 0x82F6_3B78
-                } else {
-                    reference >> 1
-                };
-            }
-        }
-        assert_eq!((!reference).to_le_bytes(), p[8..12]);
-        p[20] ^= 0x10;
-        assert!(!checksum_ok(&p));
-        assert!(!checksum_ok(&[0; 11]));
     }
 
     #[test]

@@ -1,0 +1,159 @@
+//! The life of an association on the stack thread — open, graceful close, abort, end — and of
+//! usrsctp itself: the shutdown teardown and `usrsctp_finish`.
+
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use tracing::debug;
+
+use super::receive::Reassembly;
+use super::send::{failed, Outbox, PendingResets};
+use super::timers::TimerClock;
+use super::{Driver, Entry};
+use crate::callbacks;
+use crate::error::Error;
+use crate::event::{AssocId, CloseReason, Event, SendFailure};
+use crate::ffi::{self, socket::RawSocket};
+use crate::shared::command::Command;
+use crate::shared::counters::{bump, COUNTERS};
+use crate::shared::routes;
+
+/// Set once `usrsctp_finish` gave up: usrsctp cannot be initialised again in this process.
+pub(crate) static FINISH_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Calls `usrsctp_finish` until it succeeds (it fails while associations are still being torn
+/// down by usrsctp's timers, which keep running here meanwhile). Returns false if it never did
+/// within `limit`.
+pub(super) fn finish_usrsctp(timers: &mut TimerClock, limit: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        if ffi::finish() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(timers.due_in(Instant::now()));
+        timers.advance();
+    }
+}
+
+impl Driver {
+    /// Creates the socket of association `id`, whose route the worker registered, and starts
+    /// the handshake.
+    pub(super) fn open(&mut self, id: AssocId) -> Result<(), Error> {
+        let (shared, mailbox) = routes::endpoints(id).ok_or(Error::Closed { assoc: id })?;
+        let cfg = &shared.config;
+        let raw = RawSocket::open(id, callbacks::on_upcall)?;
+        let setup = raw
+            .configure(cfg, self.config.heartbeat_interval_ms)
+            .and_then(|()| {
+                ffi::register_address(id);
+                raw.bind(cfg.local_port)?;
+                raw.connect(cfg.remote_port)
+            });
+        if let Err(e) = setup {
+            raw.close();
+            ffi::deregister_address(id);
+            return Err(e);
+        }
+        bump(&COUNTERS.associations_opened);
+        debug!(assoc = %id, local_port = cfg.local_port, remote_port = cfg.remote_port, "association connecting");
+        self.entries.insert(
+            id,
+            Entry {
+                raw,
+                shared,
+                mailbox,
+                outbox: Outbox::default(),
+                inbound: Reassembly::default(),
+                connected: false,
+                close_deadline: None,
+                shutdown_sent: false,
+                resets: PendingResets::default(),
+                outputs_at_last_scan: 0,
+            },
+        );
+        Ok(())
+    }
+
+    /// Starts a graceful close: flush, then SHUTDOWN; abort if it takes too long.
+    pub(super) fn close(&mut self, id: AssocId) {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return;
+        };
+        if e.close_deadline.is_some() {
+            return;
+        }
+        if !e.connected {
+            // Nothing to shut down gracefully yet.
+            self.abort(id, true);
+            return;
+        }
+        e.close_deadline = Some(Instant::now() + e.shared.config.close_timeout);
+        self.timed.insert(id);
+        debug!(assoc = %id, "graceful close");
+        self.flush(id);
+    }
+
+    /// Aborts: the close that follows sends ABORT instead of the SHUTDOWN handshake.
+    pub(super) fn abort(&mut self, id: AssocId, notify: bool) {
+        if let Some(e) = self.entries.get(&id) {
+            if let Err(err) = e.raw.set_abortive_close() {
+                debug!(assoc = %id, error = %err, "SO_LINGER failed; closing anyway");
+            }
+            self.end(id, CloseReason::AbortedLocally, notify);
+        }
+    }
+
+    /// Ends an association: reports queued messages as failed and `Closed`, closes the socket,
+    /// then forgets the id. Callbacks for it after this are counted and dropped.
+    pub(super) fn end(&mut self, id: AssocId, reason: CloseReason, notify: bool) {
+        let Some(mut e) = self.entries.remove(&id) else {
+            return;
+        };
+        e.shared.set_closed();
+        for msg in e.outbox.take_all() {
+            e.shared.dequeued(msg.data.len());
+            if notify {
+                e.mailbox
+                    .post_event(failed(id, &msg, SendFailure::AssociationClosed));
+            }
+        }
+        // Close while the route still exists, so an ABORT reaches the owner's wire.
+        e.raw.close();
+        ffi::deregister_address(id);
+        if notify {
+            e.mailbox.post_event(Event::Closed { assoc: id, reason });
+        }
+        routes::remove(id);
+        bump(&COUNTERS.associations_closed);
+        debug!(assoc = %id, ?reason, "association closed");
+    }
+
+    /// Shutdown: every association ends with `Closed { StackShutdown }`; commands that raced
+    /// with the shutdown and wait for an answer get one.
+    pub(super) fn teardown(&mut self) {
+        let ids: Vec<AssocId> = self.entries.keys().copied().collect();
+        for id in ids {
+            if let Some(e) = self.entries.get(&id) {
+                let _ = e.raw.set_abortive_close();
+            }
+            self.end(id, CloseReason::StackShutdown, true);
+        }
+        while let Ok(cmd) = self.rx.try_recv() {
+            match cmd {
+                Command::Open { reply, .. } => {
+                    let _ = reply.send(Err(Error::StackShutdown));
+                }
+                Command::Stats { reply, .. } => {
+                    let _ = reply.send(Err(Error::StackShutdown));
+                }
+                Command::Shutdown { reply: Some(reply) } => {
+                    let _ = reply.send(());
+                }
+                _ => {}
+            }
+        }
+    }
+}

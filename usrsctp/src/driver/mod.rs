@@ -1,0 +1,236 @@
+//! The stack thread: the only thread that calls usrsctp's API.
+//!
+//! It serves a command channel. Workers send it packets to feed, messages to send, closes;
+//! usrsctp's upcalls send it "look at this socket" requests. It drains commands in batches (up
+//! to `StackConfig::command_batch` per wake-up) and owns every socket, so no socket state is
+//! shared and no lock guards it.
+//!
+//! It also drives usrsctp's timers. usrsctp is initialised with `usrsctp_init_nothreads`, so
+//! no usrsctp timer thread exists: every `TIMER_TICK` the stack thread calls
+//! `usrsctp_handle_timers` with the milliseconds elapsed, and retransmissions, SACK delays,
+//! heartbeats and teardown timers run here, between commands. usrsctp's threaded mode is not
+//! used because its timer thread races with the thread that calls the API: a timer that fires
+//! while the API thread restarts and stops it again can be entered with its association pointer
+//! already cleared, so the reference taken when it was started is never dropped. The
+//! association then can never be freed, its endpoint stays, and `usrsctp_finish` fails for
+//! the rest of the process (0.9.5.0 and master; found with a per-call-site reference-count
+//! trace in the soak). With one thread for API calls and timers that interleaving cannot
+//! happen. usrsctp still starts its iterator thread (address changes); it takes the same locks
+//! as any caller.
+//!
+//! The concerns, one module each: the serve loop (here), [`timers`] (usrsctp's clock and our
+//! deadlines), [`receive`] (reading and reassembly under the receive credit), [`send`] (the
+//! queue of messages usrsctp has not taken, stream resets), [`notify`] (acting on usrsctp's
+//! notifications), [`lifecycle`] (open, close, abort, teardown, `usrsctp_finish`), [`probe`]
+//! (the stall probe) and [`stats`].
+
+mod lifecycle;
+mod notify;
+mod probe;
+mod receive;
+mod send;
+mod stats;
+mod timers;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use tracing::{debug, trace, warn};
+use usrsctp_sys as sys;
+
+use crate::callbacks;
+use crate::config::StackConfig;
+use crate::error::Error;
+use crate::event::{AssocId, Event};
+use crate::ffi::{self, socket::RawSocket};
+use crate::shared::assoc::AssocShared;
+use crate::shared::command::Command;
+use crate::shared::counters::{bump, COUNTERS};
+use crate::shared::mailbox::MailboxSender;
+
+pub(crate) use lifecycle::FINISH_FAILED;
+use receive::Reassembly;
+use send::{Outbox, PendingResets};
+use timers::TimerClock;
+
+/// One `recvv` reads at most this much; larger messages take several reads.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The stack thread's record of one association: its socket and everything about it that only
+/// this thread touches.
+struct Entry {
+    raw: RawSocket,
+    shared: Arc<AssocShared>,
+    mailbox: MailboxSender,
+    /// Messages usrsctp has not accepted yet (its buffer was full, or not connected yet).
+    outbox: Outbox,
+    /// The message and the notification being reassembled from partial reads.
+    inbound: Reassembly,
+    connected: bool,
+    close_deadline: Option<Instant>,
+    shutdown_sent: bool,
+    /// Outgoing stream resets waiting for the queue to drain or for usrsctp to accept them.
+    resets: PendingResets,
+    /// `AssocShared::outputs` at the previous stall-probe scan.
+    outputs_at_last_scan: u64,
+}
+
+impl Entry {
+    fn post(&self, event: Event) {
+        self.mailbox.post_event(event);
+    }
+}
+
+pub(crate) struct Driver {
+    config: StackConfig,
+    rx: Receiver<Command>,
+    entries: HashMap<AssocId, Entry>,
+    /// The associations with a close deadline or a stream reset to retry: the only ones the
+    /// timer tick looks at, so a wake-up costs nothing per idle association.
+    timed: HashSet<AssocId>,
+    buf: Vec<u8>,
+    /// When to look for stalled associations next (see `probe.rs`).
+    next_probe_scan: Instant,
+    /// usrsctp's timers have been advanced up to this moment.
+    timers: TimerClock,
+}
+
+/// The stack thread's body.
+pub(crate) fn run(config: StackConfig, rx: Receiver<Command>, ready: Sender<Result<(), Error>>) {
+    // SAFETY: usrsctp is not initialised (the previous stack thread, if any, finished it before
+    // exiting, and `Stack::start` joined it), and this thread is the only one that calls
+    // usrsctp until `finish_usrsctp` below. The callback only reads the route table.
+    unsafe { ffi::init(callbacks::on_output) };
+    let mut timers = TimerClock::new(Instant::now());
+    if let Err(e) = ffi::apply_sysctls(&config) {
+        let _ = ready.send(Err(e));
+        lifecycle::finish_usrsctp(&mut timers, Duration::from_secs(5));
+        return;
+    }
+    debug!(source = sys::SOURCE, "usrsctp stack thread started");
+    let _ = ready.send(Ok(()));
+    let mut driver = Driver {
+        config,
+        rx,
+        entries: HashMap::new(),
+        timed: HashSet::new(),
+        buf: vec![0; READ_CHUNK],
+        next_probe_scan: Instant::now(),
+        timers,
+    };
+    let reply = driver.serve();
+    driver.teardown();
+    if !lifecycle::finish_usrsctp(&mut driver.timers, Duration::from_secs(30)) {
+        FINISH_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
+        warn!("usrsctp_finish kept failing; usrsctp stays initialised for the life of the process");
+    }
+    debug!("usrsctp stack thread stopped");
+    if let Some(reply) = reply {
+        let _ = reply.send(());
+    }
+}
+
+impl Driver {
+    /// Serves commands until shutdown; returns whom to tell when the stack is down.
+    fn serve(&mut self) -> Option<Sender<()>> {
+        loop {
+            let first = match self.rx.recv_timeout(self.wake_after()) {
+                Ok(cmd) => Some(cmd),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return None,
+            };
+            let mut next = first;
+            let mut handled = 0;
+            while let Some(cmd) = next.take() {
+                bump(&COUNTERS.commands);
+                if let Command::Shutdown { reply } = cmd {
+                    return reply;
+                }
+                self.handle(cmd);
+                handled += 1;
+                if handled >= self.config.command_batch {
+                    break;
+                }
+                next = self.rx.try_recv().ok();
+            }
+            self.timers.advance();
+            self.check_deadlines();
+            self.probe_stalls();
+        }
+    }
+
+    /// How long the thread may sleep waiting for a command: until usrsctp's next timer tick,
+    /// or sooner for the stall probe.
+    fn wake_after(&self) -> Duration {
+        let now = Instant::now();
+        let mut wait = self.timers.due_in(now);
+        if self.config.stall_probe_ms > 0 && !self.entries.is_empty() {
+            wait = wait.min(
+                self.next_probe_scan
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            );
+        }
+        wait
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Open { id, reply } => {
+                let result = self.open(id);
+                if let Err(e) = &result {
+                    warn!(assoc = %id, error = %e, "association setup failed");
+                }
+                let _ = reply.send(result);
+            }
+            Command::Input { id, packet } => {
+                if self.entries.contains_key(&id) {
+                    bump(&COUNTERS.packets_in);
+                    trace!(assoc = %id, len = packet.len(), "input");
+                    ffi::conninput(id, &packet);
+                } else {
+                    bump(&COUNTERS.inputs_dropped);
+                }
+            }
+            Command::Send { id, msg } => match self.entries.get_mut(&id) {
+                Some(e) => {
+                    e.outbox.push(msg);
+                    self.flush(id);
+                }
+                // Closed in the meantime: its handle reports Closed; the message is dropped.
+                None => drop(msg),
+            },
+            Command::ResetStreams { id, streams } => {
+                if let Some(e) = self.entries.get_mut(&id) {
+                    e.resets.add(streams);
+                    self.timed.insert(id);
+                    self.try_resets(id);
+                }
+            }
+            Command::Resume { id } => self.drain(id),
+            Command::Upcall { id } => {
+                if let Some(e) = self.entries.get(&id) {
+                    e.shared
+                        .upcall_pending
+                        .store(false, std::sync::atomic::Ordering::Release);
+                    self.drain(id);
+                    self.flush(id);
+                    self.try_resets(id);
+                }
+            }
+            Command::Close { id } => self.close(id),
+            Command::Abort { id } => self.abort(id, true),
+            Command::Discard { ids } => {
+                for id in ids {
+                    self.abort(id, false);
+                }
+            }
+            Command::Stats { id, reply } => {
+                let _ = reply.send(self.stats(id));
+            }
+            Command::Shutdown { .. } => unreachable!("handled in serve"),
+        }
+    }
+}

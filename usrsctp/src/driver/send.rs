@@ -1,0 +1,269 @@
+//! Sending: the messages usrsctp has not taken yet, handed over as its buffer frees space, and
+//! the outgoing stream resets waiting for that queue to drain.
+//!
+//! Outcome accounting lives in [`Outbox`]: every message a worker's `send` accepted is either
+//! taken by usrsctp (whose SEND_FAILED notifications then report it if it is abandoned) or
+//! reported here as `SendFailed` when usrsctp refuses it or the association ends first.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
+
+use tracing::{debug, trace};
+
+use super::Driver;
+use crate::error::Error;
+use crate::event::{AssocId, Event, MessageId, ResetDirection, ResetOutcome, SendFailure};
+use crate::shared::command::Outgoing;
+
+/// The queue of accepted messages usrsctp has not taken yet.
+#[derive(Default)]
+pub(super) struct Outbox {
+    queue: VecDeque<Outgoing>,
+    /// The context of the last `SendFailed` reported from usrsctp's notifications (usrsctp
+    /// reports once per chunk; a message is reported once).
+    last_failed: Option<u32>,
+}
+
+/// The `SendFailed` event for `msg`.
+pub(super) fn failed(assoc: AssocId, msg: &Outgoing, reason: SendFailure) -> Event {
+    Event::SendFailed {
+        assoc,
+        message: MessageId(msg.info.context),
+        stream: msg.info.stream,
+        ppid: msg.info.ppid,
+        reason,
+    }
+}
+
+impl Outbox {
+    pub(super) fn push(&mut self, msg: Outgoing) {
+        self.queue.push_back(msg);
+    }
+
+    pub(super) fn front(&self) -> Option<&Outgoing> {
+        self.queue.front()
+    }
+
+    pub(super) fn pop_front(&mut self) -> Option<Outgoing> {
+        self.queue.pop_front()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Empties the queue: the messages the association can no longer send, oldest first.
+    pub(super) fn take_all(&mut self) -> impl Iterator<Item = Outgoing> + '_ {
+        self.queue.drain(..)
+    }
+
+    /// True the first time usrsctp reports the message with send context `context` as failed
+    /// (it reports every chunk of a message; the message has one outcome).
+    pub(super) fn first_failure(&mut self, context: u32) -> bool {
+        if self.last_failed == Some(context) {
+            return false;
+        }
+        self.last_failed = Some(context);
+        true
+    }
+}
+
+/// Outgoing stream resets not yet accepted by usrsctp.
+#[derive(Default)]
+pub(super) struct PendingResets {
+    streams: Vec<u16>,
+    all: bool,
+}
+
+impl PendingResets {
+    /// Adds a request; an empty list means every stream.
+    pub(super) fn add(&mut self, streams: Vec<u16>) {
+        if streams.is_empty() {
+            self.all = true;
+        } else {
+            self.streams.extend(streams);
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.streams.is_empty() && !self.all
+    }
+
+    /// The request to make: the streams, or an empty list for all of them.
+    fn request(&self) -> Vec<u16> {
+        if self.all {
+            Vec::new()
+        } else {
+            self.streams.clone()
+        }
+    }
+
+    fn clear(&mut self) {
+        self.streams.clear();
+        self.all = false;
+    }
+}
+
+impl Driver {
+    /// Hands queued messages to usrsctp until its buffer is full.
+    pub(super) fn flush(&mut self, id: AssocId) {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return;
+        };
+        if !e.connected {
+            return;
+        }
+        while let Some(msg) = e.outbox.front() {
+            match e.raw.sendv(&msg.data, &msg.info) {
+                Ok(()) => {
+                    let len = msg.data.len();
+                    e.outbox.pop_front();
+                    e.shared.messages_sent.fetch_add(1, Relaxed);
+                    e.shared.bytes_sent.fetch_add(len as u64, Relaxed);
+                    if let Some(buffered) = e.shared.dequeued(len) {
+                        e.post(Event::BufferedAmountLow {
+                            assoc: id,
+                            buffered,
+                        });
+                    }
+                }
+                Err(errno) if errno.is_would_block() => break,
+                Err(errno) => {
+                    let Some(msg) = e.outbox.pop_front() else {
+                        break;
+                    };
+                    debug!(assoc = %id, %errno, "usrsctp_sendv refused a message");
+                    if let Some(buffered) = e.shared.dequeued(msg.data.len()) {
+                        e.post(Event::BufferedAmountLow {
+                            assoc: id,
+                            buffered,
+                        });
+                    }
+                    e.post(failed(id, &msg, SendFailure::Rejected(errno)));
+                }
+            }
+        }
+        if e.outbox.is_empty() && e.close_deadline.is_some() && !e.shutdown_sent {
+            e.shutdown_sent = true;
+            if let Err(err) = e.raw.shutdown_write() {
+                debug!(assoc = %id, error = %err, "shutdown failed; aborting");
+                self.abort(id, true);
+            }
+        }
+    }
+
+    /// Asks usrsctp for the pending stream resets once the queue ahead of them has drained.
+    pub(super) fn try_resets(&mut self, id: AssocId) {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return;
+        };
+        if !e.connected || !e.outbox.is_empty() || e.resets.is_empty() {
+            return;
+        }
+        let streams = e.resets.request();
+        match e.raw.reset_streams(&streams) {
+            Ok(()) => {
+                trace!(assoc = %id, ?streams, "stream reset requested");
+                e.resets.clear();
+            }
+            // A reset is already in flight, or the streams still have data: try again later.
+            Err(Error::Usrsctp { errno, .. })
+                if errno.is_would_block()
+                    || errno.0 == libc::EALREADY
+                    || errno.0 == libc::EBUSY => {}
+            Err(err) => {
+                debug!(assoc = %id, error = %err, "stream reset refused");
+                e.resets.clear();
+                e.post(Event::StreamsReset {
+                    assoc: id,
+                    direction: ResetDirection::Outgoing,
+                    streams,
+                    outcome: ResetOutcome::Failed,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Reliability;
+    use crate::ffi::socket::SendInfo;
+
+    fn msg(context: u32, stream: u16) -> Outgoing {
+        Outgoing {
+            data: vec![7; 10],
+            info: SendInfo {
+                stream,
+                ppid: 53,
+                unordered: false,
+                reliability: Reliability::Reliable,
+                context,
+            },
+        }
+    }
+
+    #[test]
+    fn the_outbox_keeps_order_and_gives_every_message_back_once() {
+        let mut o = Outbox::default();
+        for c in 1..=3 {
+            o.push(msg(c, c as u16));
+        }
+        assert_eq!(o.len(), 3);
+        assert_eq!(o.front().map(|m| m.info.context), Some(1));
+        assert_eq!(o.pop_front().map(|m| m.info.context), Some(1));
+        let rest: Vec<u32> = o.take_all().map(|m| m.info.context).collect();
+        assert_eq!(rest, vec![2, 3]);
+        assert!(o.is_empty());
+        assert_eq!(o.take_all().count(), 0, "nothing is reported twice");
+    }
+
+    #[test]
+    fn a_failure_reported_per_chunk_counts_once_per_message() {
+        let mut o = Outbox::default();
+        assert!(o.first_failure(5));
+        assert!(!o.first_failure(5), "second chunk of message 5");
+        assert!(o.first_failure(6));
+        assert!(
+            o.first_failure(5),
+            "a later message with the same context after wrap"
+        );
+    }
+
+    #[test]
+    fn the_failure_event_names_the_message() {
+        let e = failed(AssocId(9), &msg(42, 3), SendFailure::AssociationClosed);
+        assert_eq!(
+            e,
+            Event::SendFailed {
+                assoc: AssocId(9),
+                message: MessageId(42),
+                stream: 3,
+                ppid: 53,
+                reason: SendFailure::AssociationClosed,
+            }
+        );
+    }
+
+    #[test]
+    fn resets_collect_streams_and_all_wins() {
+        let mut r = PendingResets::default();
+        assert!(r.is_empty());
+        r.add(vec![1, 2]);
+        r.add(vec![5]);
+        assert_eq!(r.request(), vec![1, 2, 5]);
+        r.add(Vec::new());
+        assert_eq!(
+            r.request(),
+            Vec::<u16>::new(),
+            "empty request = all streams"
+        );
+        r.clear();
+        assert!(r.is_empty());
+    }
+}

@@ -1,0 +1,64 @@
+//! What workers and callbacks ask of the stack thread.
+
+use crossbeam_channel::Sender;
+
+use crate::error::Error;
+use crate::event::AssocId;
+use crate::ffi::socket::SendInfo;
+use crate::stats::AssociationStats;
+
+/// The sending end of the stack thread's command channel.
+pub(crate) type CommandSender = Sender<Command>;
+
+/// A message on its way from `Association::send` to usrsctp.
+pub(crate) struct Outgoing {
+    pub(crate) data: Vec<u8>,
+    pub(crate) info: SendInfo,
+}
+
+/// What the stack thread is asked to do.
+pub(crate) enum Command {
+    /// Create the socket of an association whose route is registered (the route carries its
+    /// shared state and mailbox).
+    Open {
+        id: AssocId,
+        reply: Sender<Result<(), Error>>,
+    },
+    Input {
+        id: AssocId,
+        packet: Vec<u8>,
+    },
+    Send {
+        id: AssocId,
+        msg: Outgoing,
+    },
+    ResetStreams {
+        id: AssocId,
+        streams: Vec<u16>,
+    },
+    /// The consumer freed receive credit: read the socket again.
+    Resume {
+        id: AssocId,
+    },
+    /// usrsctp signalled readiness on the socket.
+    Upcall {
+        id: AssocId,
+    },
+    Close {
+        id: AssocId,
+    },
+    Abort {
+        id: AssocId,
+    },
+    /// A worker was dropped: abort these without telling anyone (their routes are gone).
+    Discard {
+        ids: Vec<AssocId>,
+    },
+    Stats {
+        id: AssocId,
+        reply: Sender<Result<AssociationStats, Error>>,
+    },
+    Shutdown {
+        reply: Option<Sender<()>>,
+    },
+}

@@ -1,0 +1,11 @@
+//! What the worker side, the stack thread and the callbacks share: the command channel, the
+//! per-association shared state, the mailboxes, the route table and the process counters.
+//!
+//! Lower than both sides: nothing here calls usrsctp or knows about threads. Imports go
+//! `counters`, `command` → `assoc` → `mailbox` → `routes`.
+
+pub(crate) mod assoc;
+pub(crate) mod command;
+pub(crate) mod counters;
+pub(crate) mod mailbox;
+pub(crate) mod routes;
