@@ -4,6 +4,14 @@ use std::time::Duration;
 
 use crate::error::Error;
 
+/// The longest timeout any setting may name: one hour, in ms.
+const MAX_TIMEOUT_MS: u32 = 3_600_000;
+/// The longest graceful close.
+pub(crate) const MAX_CLOSE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The largest byte budget (send high-water mark, receive credit, message size): sums of two
+/// of them cannot overflow.
+const MAX_BUDGET: usize = 1 << 40;
+
 /// Stack-wide settings, applied as usrsctp sysctls right after `usrsctp_init` (which resets
 /// them all).
 ///
@@ -48,11 +56,15 @@ pub struct StackConfig {
     pub max_chunks_on_queue: u32,
     /// Congestion control module (`usrsctp_sys::SCTP_CC_*`); `None` keeps usrsctp's default.
     pub default_cc_module: Option<u32>,
-    /// usrsctp's debug mask (`SCTP_DEBUG_*`); 0 is silent.
+    /// usrsctp's debug mask (`SCTP_DEBUG_*`, the `sctp_debug_on` sysctl); 0 is silent. usrsctp
+    /// prints only if it was compiled with `SCTP_DEBUG` (the vendored build is) and
+    /// [`debug_printf`](Self::debug_printf) gives it somewhere to print.
     pub debug_mask: u32,
-    /// Route usrsctp's debug output to stdout through `printf`.
+    /// Route usrsctp's debug output to stdout through the C library's `printf`. The output
+    /// comes from the stack thread, unsynchronised with Rust's stdout.
     pub debug_printf: bool,
-    /// Commands the stack thread handles per wake-up before it checks its timers.
+    /// Commands the stack thread handles per wake-up before it checks its timers
+    /// (1..=65536).
     pub command_batch: usize,
     /// The stall probe, in ms (0 turns it off; otherwise at least 100). usrsctp can lose an
     /// association's retransmission timer while data is outstanding (sctplab/usrsctp#750,
@@ -113,17 +125,50 @@ impl StackConfig {
                 "must lie between rto_min_ms and rto_max_ms",
             );
         }
+        if self.rto_max_ms > MAX_TIMEOUT_MS || self.init_rto_max_ms > MAX_TIMEOUT_MS {
+            return bad(
+                "rto_max_ms/init_rto_max_ms",
+                "must not exceed one hour (3600000 ms)",
+            );
+        }
+        if self.init_rto_max_ms < self.rto_min_ms {
+            return bad("init_rto_max_ms", "must not be below rto_min_ms");
+        }
+        if self.init_rtx_max == 0 || self.assoc_rtx_max == 0 || self.path_rtx_max == 0 {
+            return bad(
+                "init_rtx_max/assoc_rtx_max/path_rtx_max",
+                "must be at least 1",
+            );
+        }
+        if self.heartbeat_interval_ms > MAX_TIMEOUT_MS {
+            return bad(
+                "heartbeat_interval_ms",
+                "must not exceed one hour (3600000 ms)",
+            );
+        }
+        if self.delayed_sack_ms > 500 {
+            return bad("delayed_sack_ms", "must not exceed 500 ms (RFC 9260 §6.2)");
+        }
+        if self.initial_cwnd == 0 {
+            return bad("initial_cwnd", "must be at least 1 MTU");
+        }
         if self.send_space < 64 * 1024 || self.recv_space < 64 * 1024 {
             return bad("send_space/recv_space", "must be at least 64 KiB");
         }
-        if self.stall_probe_ms != 0 && self.stall_probe_ms < 100 {
+        if self.send_space > i32::MAX as u32 || self.recv_space > i32::MAX as u32 {
+            return bad("send_space/recv_space", "must not exceed 2 GiB - 1");
+        }
+        if self.max_chunks_on_queue == 0 {
+            return bad("max_chunks_on_queue", "must be at least 1");
+        }
+        if self.stall_probe_ms != 0 && !(100..=MAX_TIMEOUT_MS).contains(&self.stall_probe_ms) {
             return bad(
                 "stall_probe_ms",
-                "must be 0 (off) or at least 100 ms (it is a last resort, not a timer)",
+                "must be 0 (off) or between 100 ms (it is a last resort, not a timer) and one hour",
             );
         }
-        if self.command_batch == 0 {
-            return bad("command_batch", "must be at least 1");
+        if !(1..=65_536).contains(&self.command_batch) {
+            return bad("command_batch", "must lie in 1..=65536");
         }
         Ok(())
     }
@@ -159,7 +204,7 @@ pub struct AssociationConfig {
     /// Bytes of received messages that may wait in the owner's mailbox. Past it the stack stops
     /// reading the socket, SCTP's receive window closes and the peer is pushed back.
     pub receive_credit: usize,
-    /// How long a graceful close may take before the association is aborted.
+    /// How long a graceful close may take before the association is aborted (1 ms ..= 1 h).
     pub close_timeout: Duration,
 }
 
@@ -200,6 +245,12 @@ impl AssociationConfig {
         if self.max_message_size == 0 {
             return bad("max_message_size", "must be at least 1".into());
         }
+        if self.send_high_water > MAX_BUDGET || self.receive_credit > MAX_BUDGET {
+            return bad(
+                "send_high_water/receive_credit",
+                format!("must not exceed {MAX_BUDGET} bytes"),
+            );
+        }
         if self.send_high_water < self.max_message_size {
             return bad(
                 "send_high_water",
@@ -227,6 +278,32 @@ impl AssociationConfig {
         }
         if self.receive_credit == 0 {
             return bad("receive_credit", "must be at least 1".into());
+        }
+        if self.close_timeout < Duration::from_millis(1) || self.close_timeout > MAX_CLOSE_TIMEOUT {
+            return bad(
+                "close_timeout",
+                format!(
+                    "must lie between 1 ms and one hour, got {:?}",
+                    self.close_timeout
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks the settings that depend on the stack's: without its own `send_buffer`, the
+    /// association gets the stack's `send_space`, which must hold a largest message (usrsctp
+    /// refuses a larger one with EMSGSIZE).
+    pub(crate) fn validate_for(&self, stack: &StackConfig) -> Result<(), Error> {
+        self.validate()?;
+        if self.send_buffer.is_none() && self.max_message_size > stack.send_space as usize {
+            return Err(Error::InvalidConfig {
+                field: "max_message_size",
+                reason: format!(
+                    "exceeds the stack's send_space ({} bytes) and no send_buffer is set",
+                    stack.send_space
+                ),
+            });
         }
         Ok(())
     }
@@ -328,6 +405,54 @@ mod tests {
         assert!(err.contains("stall_probe_ms"), "{err}");
         assert!(probe(0).validate().is_ok());
         assert!(probe(100).validate().is_ok());
+    }
+
+    #[test]
+    fn every_duration_and_budget_is_bounded() {
+        let close = |close_timeout| AssociationConfig {
+            close_timeout,
+            ..Default::default()
+        };
+        for bad in [Duration::MAX, Duration::ZERO, MAX_CLOSE_TIMEOUT * 2] {
+            let err = close(bad).validate().unwrap_err().to_string();
+            assert!(err.contains("close_timeout"), "{err}");
+        }
+        assert!(close(MAX_CLOSE_TIMEOUT).validate().is_ok());
+        let big = AssociationConfig {
+            max_message_size: usize::MAX / 2,
+            send_high_water: usize::MAX,
+            ..Default::default()
+        };
+        assert!(big.validate().is_err());
+        let stack = |f: fn(&mut StackConfig)| {
+            let mut c = StackConfig::default();
+            f(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        assert!(stack(|c| c.delayed_sack_ms = 501).contains("delayed_sack_ms"));
+        assert!(stack(|c| c.initial_cwnd = 0).contains("initial_cwnd"));
+        assert!(stack(|c| c.assoc_rtx_max = 0).contains("rtx_max"));
+        assert!(stack(|c| c.heartbeat_interval_ms = u32::MAX).contains("heartbeat"));
+        assert!(stack(|c| c.command_batch = usize::MAX).contains("command_batch"));
+        assert!(stack(|c| c.stall_probe_ms = u32::MAX).contains("stall_probe_ms"));
+        assert!(stack(|c| c.recv_space = u32::MAX).contains("recv_space"));
+    }
+
+    #[test]
+    fn a_message_larger_than_the_stack_send_space_needs_its_own_buffer() {
+        let stack = StackConfig::default();
+        let cfg = AssociationConfig {
+            max_message_size: stack.send_space as usize + 1,
+            send_high_water: 4 * stack.send_space as usize,
+            ..Default::default()
+        };
+        let err = cfg.validate_for(&stack).unwrap_err().to_string();
+        assert!(err.contains("send_space"), "{err}");
+        let own = AssociationConfig {
+            send_buffer: Some(2 * stack.send_space),
+            ..cfg
+        };
+        assert!(own.validate_for(&stack).is_ok());
     }
 
     #[test]

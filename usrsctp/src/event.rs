@@ -119,6 +119,7 @@ pub enum SendFailure {
 
 /// Why an association ended.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseReason {
     /// The SHUTDOWN handshake completed (either side started it).
     Graceful,
@@ -133,6 +134,8 @@ pub enum CloseReason {
     ConnectFailed,
     /// The stack was shut down.
     StackShutdown,
+    /// The stack thread failed (a bug of ours, caught: see [`Stack::failure`](crate::Stack::failure)).
+    StackFailed,
 }
 
 /// Everything an association reports to the worker that owns it.

@@ -1,14 +1,14 @@
 //! The crate-owned usrsctp stack: starting it, stopping it, and what it reports.
 //!
 //! # Lock order
-//! `GLOBAL` (which stack is current) is taken first, then `PREVIOUS` (the last stopped stack
-//! thread, to be joined). Neither is ever taken by a usrsctp callback, and neither is held
-//! while calling into usrsctp (only the stack thread calls usrsctp, and it takes neither).
-//! `start` waits for the new stack thread's `usrsctp_init` while holding `GLOBAL`; that thread
-//! takes no lock of ours, so the wait cannot deadlock. `shared::routes::ROUTES` is a leaf below both.
+//! `LIFECYCLE` (`shared/instance.rs`: which stack is current, whether a stack thread holds
+//! usrsctp) is the only lock here; it is held briefly, never across a join or a wait (waiting
+//! for usrsctp to be free is a `Condvar` wait), never by a callback, never while calling into
+//! usrsctp. `shared::routes::ROUTES` is a leaf below it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use crate::config::StackConfig;
@@ -17,34 +17,27 @@ use crate::errno::Errno;
 use crate::error::Error;
 use crate::shared::command::{Command, CommandSender};
 use crate::shared::counters::COUNTERS;
+use crate::shared::instance::{Registry, StackStatus};
 use crate::shared::routes;
 
-static GLOBAL: Mutex<Weak<StackInner>> = Mutex::new(Weak::new());
-static PREVIOUS: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
+static LIFECYCLE: Registry<StackInner> = Registry::new();
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 struct StackInner {
     tx: CommandSender,
     thread: Mutex<Option<JoinHandle<()>>>,
-    alive: AtomicBool,
+    status: Arc<StackStatus>,
     generation: u64,
     config: StackConfig,
 }
 
 impl Drop for StackInner {
     fn drop(&mut self) {
-        // The last handle is gone: stop the thread without waiting for it here (a worker's
-        // drop should not block); the next `Stack::start` joins it before initialising again.
-        if self.alive.swap(false, Ordering::SeqCst) {
+        // The last handle is gone: stop the thread without waiting for it (a worker's drop
+        // should not block). It frees usrsctp when its `usrsctp_finish` has returned, and the
+        // next start waits for that.
+        if self.status.stop() {
             let _ = self.tx.send(Command::Shutdown { reply: None });
-        }
-        let handle = self
-            .thread
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(handle) = handle {
-            *PREVIOUS.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
         }
     }
 }
@@ -79,49 +72,53 @@ impl std::fmt::Debug for Stack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stack")
             .field("generation", &self.inner.generation)
-            .field("running", &self.inner.alive.load(Ordering::Relaxed))
+            .field("running", &self.inner.status.is_alive())
             .finish()
     }
 }
 
 impl Stack {
     /// Starts the stack thread with `config`. Fails with [`Error::AlreadyRunning`] if a stack is
-    /// running; use [`get_or_start`](Self::get_or_start) to share it instead.
+    /// running; use [`get_or_start`](Self::get_or_start) to share it instead. If a previous
+    /// stack is still shutting down, waits until its usrsctp is finished.
     pub fn start(config: StackConfig) -> Result<Stack, Error> {
-        config.validate()?;
-        let mut global = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
-        let existing = global.upgrade();
-        if existing
-            .as_ref()
-            .is_some_and(|s| s.alive.load(Ordering::SeqCst))
-        {
-            drop(global);
-            drop(existing);
-            return Err(Error::AlreadyRunning);
-        }
-        let stack = Self::spawn(config)?;
-        *global = Arc::downgrade(&stack.inner);
-        drop(global);
-        drop(existing);
-        Ok(stack)
+        Self::obtain(config, false)
     }
 
     /// Returns the running stack, or starts one with `config`. A running stack keeps its own
-    /// configuration.
+    /// configuration. If a previous stack is still shutting down, waits until its usrsctp is
+    /// finished; if another thread is starting one, waits for it and returns it.
     pub fn get_or_start(config: StackConfig) -> Result<Stack, Error> {
+        Self::obtain(config, true)
+    }
+
+    fn obtain(config: StackConfig, share: bool) -> Result<Stack, Error> {
         config.validate()?;
-        let mut global = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(inner) = global.upgrade() {
-            if inner.alive.load(Ordering::SeqCst) {
-                return Ok(Stack { inner });
+        let mut state = LIFECYCLE.lock();
+        let claim = loop {
+            if let Some(inner) = state.current.upgrade().filter(|i| i.status.is_alive()) {
+                return if share {
+                    Ok(Stack { inner })
+                } else {
+                    Err(Error::AlreadyRunning)
+                };
             }
-            // Explicitly shut down but still referenced: start a fresh one. `inner` is not the
-            // last reference (the caller of shutdown holds one), so dropping it here is cheap.
-            drop(inner);
+            if let Some(claim) = LIFECYCLE.try_claim(&mut state) {
+                break claim;
+            }
+            // usrsctp is still held by a stack thread that is shutting down, or another start
+            // is under way: wait (the lock is released meanwhile).
+            state = LIFECYCLE.wait(state);
+        };
+        drop(state);
+        let started = Self::spawn(config, claim);
+        let mut state = LIFECYCLE.lock();
+        if let Ok(stack) = &started {
+            state.current = Arc::downgrade(&stack.inner);
         }
-        let stack = Self::spawn(config)?;
-        *global = Arc::downgrade(&stack.inner);
-        Ok(stack)
+        LIFECYCLE.start_ended(&mut state);
+        drop(state);
+        started
     }
 
     /// The running stack, or a new one with the default configuration.
@@ -131,16 +128,19 @@ impl Stack {
 
     /// The running stack, if there is one.
     pub fn running() -> Option<Stack> {
-        let inner = GLOBAL
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .upgrade();
+        let inner = LIFECYCLE.lock().current.upgrade();
         inner
-            .filter(|i| i.alive.load(Ordering::SeqCst))
+            .filter(|i| i.status.is_alive())
             .map(|inner| Stack { inner })
     }
 
-    fn spawn(config: StackConfig) -> Result<Stack, Error> {
+    /// Spawns the stack thread, which holds `claim` for its whole life, and waits (holding no
+    /// lock) until usrsctp is initialised.
+    fn spawn(
+        config: StackConfig,
+        claim: crate::shared::instance::Claim<StackInner>,
+    ) -> Result<Stack, Error> {
+        // usrsctp is free: the previous stack thread's `usrsctp_finish` has returned.
         if driver::FINISH_FAILED.load(Ordering::SeqCst) {
             return Err(Error::Usrsctp {
                 op: "usrsctp_finish",
@@ -148,20 +148,25 @@ impl Stack {
                 errno: Errno(libc::EBUSY),
             });
         }
-        // The previous stack thread must have finished usrsctp before we initialise it again.
-        let previous = PREVIOUS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(handle) = previous {
-            let _ = handle.join();
-        }
         let (tx, rx) = crossbeam_channel::unbounded();
+        let own = tx.clone();
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+        let status = Arc::new(StackStatus::new_alive());
         let thread_config = config.clone();
+        let thread_status = status.clone();
         let handle = std::thread::Builder::new()
             .name("usrsctp".into())
-            .spawn(move || driver::run(thread_config, rx, ready_tx))
+            .spawn(move || {
+                let _claim = claim;
+                // `run` contains panics of the serve loop itself; this catches the rest, so
+                // the claim is released and the status says why in every case.
+                let run = catch_unwind(AssertUnwindSafe(|| {
+                    driver::run(thread_config, rx, own, ready_tx, &thread_status)
+                }));
+                if let Err(panic) = run {
+                    thread_status.fail(driver::panic_message(&*panic));
+                }
+            })
             .map_err(|source| Error::Io {
                 op: "spawning the usrsctp stack thread",
                 source,
@@ -187,7 +192,7 @@ impl Stack {
             inner: Arc::new(StackInner {
                 tx,
                 thread: Mutex::new(Some(handle)),
-                alive: AtomicBool::new(true),
+                status,
                 generation,
                 config,
             }),
@@ -198,7 +203,7 @@ impl Stack {
     /// is finished, and the thread is joined. Handles that remain get [`Error::StackShutdown`].
     /// Calling it again is harmless.
     pub fn shutdown(&self) -> Result<(), Error> {
-        if self.inner.alive.swap(false, Ordering::SeqCst) {
+        if self.inner.status.stop() {
             let (tx, rx) = crossbeam_channel::bounded(1);
             if self
                 .inner
@@ -228,9 +233,17 @@ impl Stack {
         Ok(())
     }
 
-    /// True until [`shutdown`](Self::shutdown).
+    /// True until [`shutdown`](Self::shutdown) (or until the stack thread failed: see
+    /// [`failure`](Self::failure)).
     pub fn is_running(&self) -> bool {
-        self.inner.alive.load(Ordering::SeqCst)
+        self.inner.status.is_alive()
+    }
+
+    /// Why the stack thread stopped on its own, if it did: a panic on the stack thread is
+    /// caught, every association gets `Closed { reason: StackFailed }`, usrsctp is finished,
+    /// and the message is kept here. The next [`Stack::global`] starts a fresh stack.
+    pub fn failure(&self) -> Option<String> {
+        self.inner.status.failure()
     }
 
     /// The configuration the stack was started with.
@@ -244,6 +257,14 @@ impl Stack {
         d.generation = self.inner.generation;
         d.running = self.is_running();
         d
+    }
+
+    /// Makes the stack thread panic, to exercise its panic containment (the crate's own
+    /// tests). Not for production use: the stack stops, every association is closed with
+    /// `CloseReason::StackFailed`.
+    #[doc(hidden)]
+    pub fn inject_panic_for_tests(&self) -> Result<(), Error> {
+        self.command(Command::InjectPanic)
     }
 
     pub(crate) fn command(&self, cmd: Command) -> Result<(), Error> {
@@ -310,6 +331,9 @@ pub struct Diagnostics {
     pub late_callbacks_dropped: u64,
     /// Panics caught at the FFI boundary (should stay 0).
     pub callback_panics: u64,
+    /// Panics caught on the stack thread (should stay 0): each one stopped its stack, closed
+    /// its associations with `CloseReason::StackFailed` and finished usrsctp.
+    pub stack_panics: u64,
 }
 
 impl Diagnostics {
@@ -322,11 +346,11 @@ impl Diagnostics {
             build: usrsctp_sys::SOURCE,
             version: usrsctp_sys::VERSION,
             generation: GENERATION.load(Ordering::SeqCst),
-            running: GLOBAL
+            running: LIFECYCLE
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .strong_count()
-                > 0,
+                .current
+                .upgrade()
+                .is_some_and(|i| i.status.is_alive()),
             associations: opened.saturating_sub(closed),
             associations_opened: opened,
             associations_closed: closed,
@@ -343,6 +367,7 @@ impl Diagnostics {
             upcalls: get(&COUNTERS.upcalls),
             late_callbacks_dropped: get(&COUNTERS.late_callbacks_dropped),
             callback_panics: get(&COUNTERS.callback_panics),
+            stack_panics: get(&COUNTERS.stack_panics),
         }
     }
 

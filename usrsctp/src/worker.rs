@@ -90,7 +90,7 @@ impl Worker {
     ///
     /// Waits for the stack thread to create the socket (tens of microseconds).
     pub fn associate(&self, config: AssociationConfig) -> Result<Association, Error> {
-        config.validate()?;
+        config.validate_for(self.stack.config())?;
         let id = AssocId(NEXT_ASSOC.fetch_add(1, Ordering::Relaxed));
         let tx = self.stack.sender();
         let shared = Arc::new(AssocShared::new(id, config, tx.clone()));

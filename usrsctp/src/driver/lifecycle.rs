@@ -131,15 +131,15 @@ impl Driver {
         debug!(assoc = %id, ?reason, "association closed");
     }
 
-    /// Shutdown: every association ends with `Closed { StackShutdown }`; commands that raced
-    /// with the shutdown and wait for an answer get one.
-    pub(super) fn teardown(&mut self) {
+    /// Shutdown (or a failure): every association ends with `Closed { reason }`; commands that
+    /// raced with the shutdown and wait for an answer get one.
+    pub(super) fn teardown(&mut self, reason: CloseReason) {
         let ids: Vec<AssocId> = self.entries.keys().copied().collect();
         for id in ids {
             if let Some(e) = self.entries.get(&id) {
                 let _ = e.raw.set_abortive_close();
             }
-            self.end(id, CloseReason::StackShutdown, true);
+            self.end(id, reason, true);
         }
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {

@@ -32,23 +32,27 @@ mod send;
 mod stats;
 mod timers;
 
+use std::any::Any;
 use std::collections::{HashMap, HashSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use tracing::{debug, trace, warn};
+use tracing::{debug, error, trace, warn};
 use usrsctp_sys as sys;
 
 use crate::callbacks;
 use crate::config::StackConfig;
 use crate::error::Error;
-use crate::event::{AssocId, Event};
+use crate::event::{AssocId, CloseReason, Event};
 use crate::ffi::{self, socket::RawSocket};
 use crate::shared::assoc::AssocShared;
-use crate::shared::command::Command;
+use crate::shared::command::{Command, CommandSender};
 use crate::shared::counters::{bump, COUNTERS};
+use crate::shared::instance::StackStatus;
 use crate::shared::mailbox::MailboxSender;
+use crate::shared::routes;
 
 pub(crate) use lifecycle::FINISH_FAILED;
 use receive::Reassembly;
@@ -97,12 +101,20 @@ pub(crate) struct Driver {
     timers: TimerClock,
 }
 
-/// The stack thread's body.
-pub(crate) fn run(config: StackConfig, rx: Receiver<Command>, ready: Sender<Result<(), Error>>) {
-    // SAFETY: usrsctp is not initialised (the previous stack thread, if any, finished it before
-    // exiting, and `Stack::start` joined it), and this thread is the only one that calls
-    // usrsctp until `finish_usrsctp` below. The callback only reads the route table.
-    unsafe { ffi::init(callbacks::on_output) };
+/// The stack thread's body. `own` is a sender of the thread's own command channel: it
+/// identifies this stack's routes.
+pub(crate) fn run(
+    config: StackConfig,
+    rx: Receiver<Command>,
+    own: CommandSender,
+    ready: Sender<Result<(), Error>>,
+    status: &StackStatus,
+) {
+    // SAFETY: usrsctp is not initialised (the caller holds the instance claim, released only
+    // after the previous stack thread's `usrsctp_finish` returned), and this thread is the only
+    // one that calls usrsctp until `finish_usrsctp` below. The callback only reads the route
+    // table.
+    unsafe { ffi::init(callbacks::on_output, config.debug_printf) };
     let mut timers = TimerClock::new(Instant::now());
     if let Err(e) = ffi::apply_sysctls(&config) {
         let _ = ready.send(Err(e));
@@ -120,8 +132,33 @@ pub(crate) fn run(config: StackConfig, rx: Receiver<Command>, ready: Sender<Resu
         next_probe_scan: Instant::now(),
         timers,
     };
-    let reply = driver.serve();
-    driver.teardown();
+    // A panic here is a bug of ours; it must not leave every association hanging and usrsctp
+    // initialised. It is caught, the stack is marked failed, and the teardown runs as for a
+    // shutdown (contained too: it works on what the panic left).
+    let (reply, reason) = match catch_unwind(AssertUnwindSafe(|| driver.serve())) {
+        Ok(reply) => (reply, CloseReason::StackShutdown),
+        Err(panic) => {
+            let why = panic_message(&*panic);
+            bump(&COUNTERS.stack_panics);
+            error!(panic = %why, "the usrsctp stack thread panicked; closing every association");
+            status.fail(format!("the stack thread panicked: {why}"));
+            (None, CloseReason::StackFailed)
+        }
+    };
+    if catch_unwind(AssertUnwindSafe(|| driver.teardown(reason))).is_err() {
+        error!("the teardown after a stack-thread panic panicked too");
+    }
+    // Associations the teardown could not reach (their record was lost while unwinding) still
+    // have a route: tell their owners, and forget them.
+    for route in routes::remove_stack(&own) {
+        if route.shared.state() != crate::shared::assoc::AssociationState::Closed {
+            route.shared.set_closed();
+            route.mailbox.post_event(Event::Closed {
+                assoc: route.shared.id,
+                reason,
+            });
+        }
+    }
     if !lifecycle::finish_usrsctp(&mut driver.timers, Duration::from_secs(30)) {
         FINISH_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
         warn!("usrsctp_finish kept failing; usrsctp stays initialised for the life of the process");
@@ -129,6 +166,17 @@ pub(crate) fn run(config: StackConfig, rx: Receiver<Command>, ready: Sender<Resu
     debug!("usrsctp stack thread stopped");
     if let Some(reply) = reply {
         let _ = reply.send(());
+    }
+}
+
+/// The text of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_owned()
     }
 }
 
@@ -230,7 +278,9 @@ impl Driver {
             Command::Stats { id, reply } => {
                 let _ = reply.send(self.stats(id));
             }
-            Command::Shutdown { .. } => unreachable!("handled in serve"),
+            Command::InjectPanic => panic!("injected by Stack::inject_panic_for_tests"),
+            // `serve` returns on Shutdown before it gets here.
+            Command::Shutdown { .. } => {}
         }
     }
 }

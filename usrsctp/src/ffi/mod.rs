@@ -45,12 +45,21 @@ fn check(op: &'static str, id: AssocId, rc: c_int) -> Result<(), Error> {
 /// # Safety
 /// usrsctp must not be initialised (the previous stack thread, if any, finished it), and the
 /// caller must be the only thread calling usrsctp from now until [`finish`] succeeds.
-pub(crate) unsafe fn init(output: sys::usrsctp_conn_output_fn) {
-    // SAFETY: per this function's contract; the callback is a plain function; no debug printer.
+pub(crate) unsafe fn init(output: sys::usrsctp_conn_output_fn, debug_printf: bool) {
+    let printer = debug_printf.then_some(c_printf as sys::usrsctp_debug_printf_fn);
+    // SAFETY: per this function's contract; the callbacks are plain functions.
     unsafe {
-        sys::usrsctp_init_nothreads(0, Some(output), None);
+        sys::usrsctp_init_nothreads(0, Some(output), printer);
         sys::usrsctp_enable_crc32c_offload();
     }
+}
+
+extern "C" {
+    /// The C library's `printf`, declared with usrsctp's debug-printer signature: usrsctp
+    /// ignores the result, which the C calling conventions we support return in a register the
+    /// caller does not read.
+    #[link_name = "printf"]
+    fn c_printf(format: *const std::os::raw::c_char, ...);
 }
 
 /// Tries once to tear usrsctp down; false while it still holds associations (their teardown
@@ -126,6 +135,7 @@ pub(crate) fn apply_sysctls(c: &StackConfig) -> Result<(), Error> {
     if let Some(cc) = c.default_cc_module {
         set!(usrsctp_sysctl_set_sctp_default_cc_module, cc);
     }
+    set!(usrsctp_sysctl_set_sctp_debug_on, c.debug_mask);
     Ok(())
 }
 

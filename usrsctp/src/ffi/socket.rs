@@ -387,9 +387,17 @@ impl RawSocket {
         )
     }
 
-    /// Closes the socket.
+    /// Closes the socket (as dropping it does; the name says where it matters).
     pub(crate) fn close(self) {
-        // SAFETY: `raw` is live and closed exactly once (self is consumed).
+        drop(self);
+    }
+}
+
+impl Drop for RawSocket {
+    /// A socket is closed on every path, including a setup step that failed after
+    /// `usrsctp_socket` succeeded.
+    fn drop(&mut self) {
+        // SAFETY: `raw` is live (only this value owns it) and is closed exactly once, here.
         unsafe { sys::usrsctp_close(self.raw) };
     }
 }

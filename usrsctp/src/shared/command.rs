@@ -61,4 +61,6 @@ pub(crate) enum Command {
     Shutdown {
         reply: Option<Sender<()>>,
     },
+    /// Panic on the stack thread (`Stack::inject_panic_for_tests`).
+    InjectPanic,
 }

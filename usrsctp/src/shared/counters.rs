@@ -19,6 +19,7 @@ pub(crate) struct Counters {
     pub(crate) associations_closed: AtomicU64,
     pub(crate) association_restarts: AtomicU64,
     pub(crate) stall_probes: AtomicU64,
+    pub(crate) stack_panics: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -37,6 +38,7 @@ pub(crate) static COUNTERS: Counters = Counters {
     associations_closed: AtomicU64::new(0),
     association_restarts: AtomicU64::new(0),
     stall_probes: AtomicU64::new(0),
+    stack_panics: AtomicU64::new(0),
 };
 
 pub(crate) fn bump(counter: &AtomicU64) {

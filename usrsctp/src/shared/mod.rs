@@ -7,5 +7,6 @@
 pub(crate) mod assoc;
 pub(crate) mod command;
 pub(crate) mod counters;
+pub(crate) mod instance;
 pub(crate) mod mailbox;
 pub(crate) mod routes;

@@ -73,6 +73,17 @@ pub(crate) fn endpoints(id: AssocId) -> Option<(Arc<AssocShared>, MailboxSender)
     with_route(id.0, |r| (r.shared.clone(), r.mailbox.clone()))
 }
 
+/// Removes every route whose commands go to the stack `commands` belongs to, and returns them.
+pub(crate) fn remove_stack(commands: &CommandSender) -> Vec<Route> {
+    let mut routes = ROUTES.write().unwrap_or_else(PoisonError::into_inner);
+    let ids: Vec<u64> = routes
+        .iter()
+        .filter(|(_, r)| r.commands.same_channel(commands))
+        .map(|(id, _)| *id)
+        .collect();
+    ids.iter().filter_map(|id| routes.remove(id)).collect()
+}
+
 /// Number of registered routes.
 pub(crate) fn len() -> usize {
     ROUTES.read().unwrap_or_else(PoisonError::into_inner).len()

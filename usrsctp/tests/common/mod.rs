@@ -353,3 +353,130 @@ pub fn receive_messages(ep: &mut Endpoint, n: usize, timeout: Duration) -> Vec<u
     }
     got
 }
+
+/// Decides whether a packet is lost (true) on its way.
+pub type PacketFilter = Box<dyn FnMut(&[u8]) -> bool>;
+
+/// Two associations on the calling thread, each on its own worker, joined by a perfect
+/// in-memory wire that `step` carries. For tests that must see every event of both sides in
+/// order, with no second thread.
+pub struct LocalPair {
+    pub a: Worker,
+    pub b: Worker,
+    pub assoc_a: Association,
+    pub assoc_b: Association,
+    /// Events other than `Transmit`, per side, in arrival order.
+    pub events_a: Vec<Event>,
+    pub events_b: Vec<Event>,
+    /// Packets carried A → B and B → A; `drop_ab` decides which A → B packets are lost.
+    pub carried: (u64, u64),
+    pub drop_ab: Option<PacketFilter>,
+}
+
+impl LocalPair {
+    pub fn new(stack: &Stack, cfg_a: AssociationConfig, cfg_b: AssociationConfig) -> Self {
+        let a = stack.worker().expect("worker a");
+        let b = stack.worker().expect("worker b");
+        let assoc_a = a.associate(cfg_a).expect("associate a");
+        let assoc_b = b.associate(cfg_b).expect("associate b");
+        LocalPair {
+            a,
+            b,
+            assoc_a,
+            assoc_b,
+            events_a: Vec::new(),
+            events_b: Vec::new(),
+            carried: (0, 0),
+            drop_ab: None,
+        }
+    }
+
+    /// Takes every waiting event of both sides once, carrying packets; true if anything moved.
+    pub fn step(&mut self) -> bool {
+        let mut moved = false;
+        while let Some(ev) = self.a.try_recv() {
+            moved = true;
+            match ev {
+                Event::Transmit { packet, .. } => {
+                    let lose = self.drop_ab.as_mut().is_some_and(|f| f(&packet));
+                    if !lose {
+                        self.carried.0 += 1;
+                        let _ = self.assoc_b.input(packet);
+                    }
+                }
+                other => self.events_a.push(other),
+            }
+        }
+        while let Some(ev) = self.b.try_recv() {
+            moved = true;
+            match ev {
+                Event::Transmit { packet, .. } => {
+                    self.carried.1 += 1;
+                    let _ = self.assoc_a.input(packet);
+                }
+                other => self.events_b.push(other),
+            }
+        }
+        moved
+    }
+
+    /// Steps until `done` holds, waiting on the workers' mailboxes in between. Panics with
+    /// `what` after `timeout`.
+    pub fn run_until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&Self) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.step();
+            if done(self) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; A saw {:?}; B saw {:?}",
+                self.events_a,
+                self.events_b
+            );
+            // Wait for the next event of either side (no sleep: a mailbox wait).
+            if let Some(ev) = self.a.recv_timeout(Duration::from_millis(1)) {
+                self.requeue_a(ev);
+            }
+        }
+    }
+
+    fn requeue_a(&mut self, ev: Event) {
+        match ev {
+            Event::Transmit { packet, .. } => {
+                let lose = self.drop_ab.as_mut().is_some_and(|f| f(&packet));
+                if !lose {
+                    self.carried.0 += 1;
+                    let _ = self.assoc_b.input(packet);
+                }
+            }
+            other => self.events_a.push(other),
+        }
+    }
+
+    /// Steps until both sides are connected.
+    pub fn connect(&mut self) {
+        self.run_until("both sides Connected", Duration::from_secs(20), |p| {
+            p.events_a
+                .iter()
+                .any(|e| matches!(e, Event::Connected { .. }))
+                && p.events_b
+                    .iter()
+                    .any(|e| matches!(e, Event::Connected { .. }))
+        });
+    }
+}
+
+/// The `Closed` reason among `events`, if any.
+pub fn closed_reason(events: &[Event]) -> Option<CloseReason> {
+    events.iter().find_map(|e| match e {
+        Event::Closed { reason, .. } => Some(*reason),
+        _ => None,
+    })
+}
