@@ -20,7 +20,6 @@ pub mod malformed;
 pub mod payload;
 pub mod procstat;
 pub mod report;
-pub mod rng;
 pub mod run;
 pub mod trace;
 pub mod wire;

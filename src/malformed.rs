@@ -2,7 +2,8 @@
 //! from a live association) whose chunks are mutated and whose CRC32c is then made right again,
 //! so the packet gets past the checksum and into usrsctp's chunk parsers.
 
-use crate::rng::Rng;
+use usrsctp_test_support::sctp::{chunk_offsets, fill_checksum};
+use usrsctp_test_support::Rng;
 
 /// The largest packet generated (a little above the 1200-byte MTU the associations use).
 const MAX_RANDOM: usize = 1400;
@@ -28,53 +29,15 @@ fn chunk_type(rng: &mut Rng) -> u8 {
     }
 }
 
-/// Writes the SCTP checksum of `packet` into bytes 8..12 (CRC32c over the packet with that
-/// field zeroed, stored little-endian as RFC 9260 appendix A's reference code does).
-pub fn fix_checksum(packet: &mut [u8]) {
-    if packet.len() < 12 {
-        return;
-    }
-    packet[8..12].fill(0);
-    let crc = crc32c::crc32c(packet);
-    packet[8..12].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// True if the packet's SCTP checksum is right.
-pub fn checksum_ok(packet: &[u8]) -> bool {
-    if packet.len() < 12 {
-        return false;
-    }
-    let mut stored = [0u8; 4];
-    stored.copy_from_slice(&packet[8..12]);
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&packet[..8]), &[0; 4]);
-    let crc = crc32c::crc32c_append(crc, &packet[12..]);
-    crc == u32::from_le_bytes(stored)
-}
-
 /// A packet of 12 to 1400 random bytes; half of them get a correct checksum so they reach
 /// the verification-tag check.
 pub fn random_packet(rng: &mut Rng) -> Vec<u8> {
     let mut p = vec![0u8; rng.range(12, MAX_RANDOM)];
     rng.fill(&mut p);
     if rng.chance(0.5) {
-        fix_checksum(&mut p);
+        fill_checksum(&mut p);
     }
     p
-}
-
-/// Offsets of the chunks in `packet` (each chunk's type byte), as far as the lengths make sense.
-pub fn chunk_offsets(packet: &[u8]) -> Vec<usize> {
-    let mut offsets = Vec::new();
-    let mut at = 12;
-    while at + 4 <= packet.len() && offsets.len() < 64 {
-        offsets.push(at);
-        let len = usize::from(u16::from_be_bytes([packet[at + 2], packet[at + 3]]));
-        if len < 4 {
-            break;
-        }
-        at += (len + 3) & !3;
-    }
-    offsets
 }
 
 fn put_u16(p: &mut [u8], at: usize, v: u16) {
@@ -220,7 +183,7 @@ pub fn mutate(rng: &mut Rng, sample: &[u8]) -> Vec<u8> {
     for _ in 0..n {
         mutate_once(rng, &mut p);
     }
-    fix_checksum(&mut p);
+    fill_checksum(&mut p);
     p
 }
 
@@ -239,6 +202,7 @@ pub fn malformed(rng: &mut Rng, sample: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use usrsctp_test_support::checksum_ok;
 
     /// A plausible SCTP packet: common header, one DATA chunk, one SACK chunk.
     fn sample() -> Vec<u8> {
@@ -248,26 +212,8 @@ mod tests {
         p.extend_from_slice(b"payload!");
         // SACK: type 3, length 16, cum TSN, a_rwnd, 0 gaps, 0 dups.
         p.extend_from_slice(&[3, 0, 0, 16, 0, 0, 0, 9, 0, 1, 0, 0, 0, 0, 0, 0]);
-        fix_checksum(&mut p);
+        fill_checksum(&mut p);
         p
-    }
-
-    #[test]
-    fn checksum_matches_a_known_sctp_packet() {
-        // CRC32c test vector of RFC 3720 (32 zero bytes) checked through our field handling:
-        // the checksum of a packet is the CRC of the packet with the field zeroed.
-        let mut p = vec![0u8; 32];
-        fix_checksum(&mut p);
-        let mut zeroed = p.clone();
-        zeroed[8..12].fill(0);
-        assert_eq!(
-            u32::from_le_bytes([p[8], p[9], p[10], p[11]]),
-            crc32c::crc32c(&zeroed)
-        );
-        assert_eq!(crc32c::crc32c(&[0u8; 32]), 0x8A91_36AA);
-        assert!(checksum_ok(&p));
-        p[20] ^= 1;
-        assert!(!checksum_ok(&p));
     }
 
     #[test]
@@ -280,11 +226,6 @@ mod tests {
             .filter(has_init)
             .count();
         assert!(with > 100, "{with}");
-    }
-
-    #[test]
-    fn chunks_are_found() {
-        assert_eq!(chunk_offsets(&sample()), vec![12, 36]);
     }
 
     #[test]

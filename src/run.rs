@@ -16,8 +16,8 @@ use crate::latency::Histogram;
 use crate::payload::Plan;
 use crate::procstat::{self, ProcStat};
 use crate::report::Report;
-use crate::rng::{self, Rng};
 use crate::wire::{Dest, WireStats};
+use usrsctp_test_support::rng::{self, Rng};
 
 /// What travels in a worker's inbound channel.
 pub(crate) enum Inbound {

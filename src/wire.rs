@@ -3,7 +3,7 @@
 //! injected garbage).
 
 use crate::malformed;
-use crate::rng::Rng;
+use usrsctp_test_support::Rng;
 
 /// Which association a packet is for: the pair slot, its incarnation and the receiving side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -15,10 +15,10 @@ use usrsctp::{
 use crate::latency::Histogram;
 use crate::malformed;
 use crate::payload::{self, Header, STREAMS};
-use crate::rng::{self, Rng};
 use crate::run::{Inbound, Ledger, Round};
 use crate::trace::{Trace, Way};
 use crate::wire::{Dest, Wire};
+use usrsctp_test_support::rng::{self, Rng};
 
 /// Messages queued per association per pass before the loop moves on.
 const SEND_BATCH: usize = 64;

@@ -24,6 +24,7 @@
 use std::time::{Duration, Instant};
 
 use usrsctp::{AssociationConfig, Diagnostics, Error, Event, Stack, StackConfig, Worker};
+use usrsctp_test_support::Rng;
 
 /// Carries packets between the two associations (same thread) until both are connected;
 /// returns a packet A sent, for its ports and verification tag.
@@ -79,7 +80,7 @@ fn handled() -> u64 {
 
 /// An INIT chunk with random fixed fields and 0–5 random but well-formed parameters
 /// (address, cookie-preservative, supported-address-types, forward-TSN, extensions, unknown).
-fn random_init(rng: &mut usrsctp_harness::rng::Rng) -> Vec<u8> {
+fn random_init(rng: &mut Rng) -> Vec<u8> {
     const TYPES: [u16; 8] = [5, 6, 9, 11, 12, 0xc000, 0x8008, 0x8002];
     let mut c = vec![1, 0, 0, 0];
     let mut fixed = [0u8; 16];
@@ -113,8 +114,8 @@ fn random_init(rng: &mut usrsctp_harness::rng::Rng) -> Vec<u8> {
 /// pass must each be processed by the stack within 2 s.
 #[test]
 fn malformed_init_chunks_do_not_hang_the_stack() {
-    use usrsctp_harness::malformed::{chunk_offsets, fix_checksum, malformed};
-    use usrsctp_harness::rng::Rng;
+    use usrsctp_harness::malformed::malformed;
+    use usrsctp_test_support::sctp::{chunk_offsets, fill_checksum};
     const PACKETS: u64 = 20_000;
     let stack = Stack::get_or_start(StackConfig::default()).expect("stack");
     let refused_before = {
@@ -149,7 +150,7 @@ fn malformed_init_chunks_do_not_hang_the_stack() {
                 p.truncate(12);
                 p[4..8].copy_from_slice(&[0; 4]);
                 p.extend(random_init(&mut rng));
-                fix_checksum(&mut p);
+                fill_checksum(&mut p);
             }
             tried += 1;
             let before = handled();
@@ -226,7 +227,7 @@ fn init_with_a_zero_length_parameter_is_refused() {
     p.extend_from_slice(&[0, 16, 0, 16]); // streams out / in
     p.extend_from_slice(&1u32.to_be_bytes()); // initial TSN
     p.extend_from_slice(&[0x12, 0x34, 0, 0]); // unknown parameter, length 0
-    usrsctp_harness::malformed::fix_checksum(&mut p);
+    usrsctp_test_support::fill_checksum(&mut p);
     let err = b.input(p).expect_err("refused before usrsctp sees it");
     assert!(matches!(err, Error::MalformedPacket { .. }), "{err}");
     // The association and the stack are unharmed: a message still goes through.
