@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+mod books;
 pub mod cli;
 pub mod latency;
 pub mod malformed;

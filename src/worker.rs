@@ -12,10 +12,11 @@ use usrsctp::{
     SendFailure, SendOptions, Worker,
 };
 
+use crate::books::Ledger;
 use crate::latency::Histogram;
 use crate::malformed;
 use crate::payload::{self, Header, STREAMS};
-use crate::run::{Inbound, Ledger, Round};
+use crate::run::{Inbound, Round};
 use crate::trace::{Trace, Way};
 use crate::wire::{Dest, Wire};
 use usrsctp_test_support::rng::{self, Rng};
