@@ -22,6 +22,7 @@ pub mod payload;
 pub mod procstat;
 pub mod report;
 pub mod run;
+mod state;
 pub mod trace;
 pub mod wire;
 mod worker;

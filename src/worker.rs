@@ -11,15 +11,15 @@ use usrsctp::{
     ppid, AssocId, Association, AssociationConfig, Diagnostics, Event, Message, Reliability,
     SendFailure, SendOptions, Worker,
 };
+use usrsctp_test_support::rng::{self, Rng};
 
 use crate::books::Ledger;
 use crate::latency::Histogram;
 use crate::malformed;
 use crate::payload::{self, Header, STREAMS};
-use crate::run::{Inbound, Round};
+use crate::state::{Inbound, Round};
 use crate::trace::{Trace, Way};
 use crate::wire::{Dest, Wire};
-use usrsctp_test_support::rng::{self, Rng};
 
 /// Messages queued per association per pass before the loop moves on.
 const SEND_BATCH: usize = 64;
