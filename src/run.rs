@@ -14,8 +14,10 @@ use usrsctp_test_support::rng::{self, Rng};
 use crate::books::Accounting;
 use crate::cli::Config;
 use crate::procstat::{self, ProcStat};
-use crate::report::{build_report, emit, Baseline, Report};
+use crate::progress::progress;
+use crate::report::{build_report, Baseline, Report};
 use crate::state::{lock, Inbound, Round, Shared, Slot};
+use crate::watchdog::{dump_stuck, watchdog};
 
 /// The stack settings of the run: short timers, since the wire is in memory, and RFC 9260's
 /// retransmission limits (Association.Max.Retrans 10, Max.Init.Retransmits 8) instead of the
@@ -299,115 +301,6 @@ fn join_worker(shared: &Shared, w: usize, handle: Option<JoinHandle<()>>) {
             shared.panics.fetch_add(1, Relaxed);
             shared.fail(format!("worker thread {w} panicked"));
         }
-    }
-}
-
-fn watchdog(shared: &Shared, finished: &AtomicBool, base: Baseline) {
-    let limit = shared.cfg.watchdog;
-    let mut last = (shared.heartbeat(), Instant::now());
-    while !finished.load(SeqCst) {
-        std::thread::sleep(Duration::from_millis(50));
-        let beat = shared.heartbeat();
-        if beat != last.0 {
-            last = (beat, Instant::now());
-            continue;
-        }
-        if last.1.elapsed() < limit {
-            continue;
-        }
-        let phase = lock(&shared.phase).clone();
-        dump_stuck(shared);
-        let mut report = build_report(shared, base, ProcStat::now(), true);
-        report.failures.push(format!(
-            "watchdog: no progress for {:.0} s during {phase}",
-            limit.as_secs_f64()
-        ));
-        report.ok = false;
-        emit(&shared.cfg, &report);
-        std::process::exit(2);
-    }
-}
-
-/// Watchdog (and stalled-round) aid: asks every worker of the round under way to print the pair ends that have
-/// not finished (stderr), prints the slots' own state, and gives the workers a moment.
-fn dump_stuck(shared: &Shared) {
-    let Some(round) = lock(&shared.current).clone() else {
-        return;
-    };
-    eprintln!(
-        "usrsctp-stress: unfinished pairs of round {}:",
-        round.index + 1
-    );
-    for (i, slot) in round.slots.iter().enumerate() {
-        let Some(l) = lock(&slot.current).clone() else {
-            eprintln!("  slot {i}: no incarnation");
-            continue;
-        };
-        let done = [l.done[0].load(Acquire), l.done[1].load(Acquire)];
-        if done == [true, true] {
-            continue;
-        }
-        eprintln!(
-            "  slot {i} (A on w{}, B on w{}) gen {}: sent {}/{} delivered {}/{} finished {:?} \
-             done {done:?} churned {} dead {}; slot sent {}/{}",
-            slot.a,
-            slot.b,
-            l.gen,
-            l.sent[0].load(Acquire),
-            l.sent[1].load(Acquire),
-            l.delivered[0].load(Acquire),
-            l.delivered[1].load(Acquire),
-            [l.finished[0].load(Acquire), l.finished[1].load(Acquire)],
-            l.churned.load(Acquire),
-            l.dead.load(Acquire),
-            slot.sent[0].load(Acquire),
-            slot.sent[1].load(Acquire),
-        );
-    }
-    eprintln!("  {:?}", Diagnostics::current());
-    for tx in &round.txs {
-        let _ = tx.send(Inbound::Dump);
-    }
-    std::thread::sleep(Duration::from_secs(3));
-}
-
-fn progress(shared: &Shared, finished: &AtomicBool) {
-    let cfg = &shared.cfg;
-    let expected = cfg.slots() as u64 * 2 * cfg.messages * u64::from(cfg.stack_restarts + 1);
-    let mut last = (0u64, 0u64, Instant::now());
-    let mut next = Instant::now() + Duration::from_secs(1);
-    while !finished.load(SeqCst) {
-        std::thread::sleep(Duration::from_millis(50));
-        if Instant::now() < next {
-            continue;
-        }
-        next += Duration::from_secs(1);
-        let delivered = shared.delivered.load(Relaxed);
-        let bytes = shared.bytes_delivered.load(Relaxed);
-        let dt = last.2.elapsed().as_secs_f64().max(1e-9);
-        let rate = (delivered - last.0) as f64 / dt;
-        let mbps = (bytes - last.1) as f64 / dt / 1e6;
-        last = (delivered, bytes, Instant::now());
-        let malformed = if cfg.malformed > 0 {
-            format!(
-                "  malformed {}/{}",
-                shared.malformed_injected.load(Relaxed),
-                cfg.malformed
-            )
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "[{:>6.1}s] {}  delivered {delivered}/{expected} ({rate:.0} msg/s, {mbps:.1} MB/s)  \
-             churn {}/{}  restarts {}/{}{malformed}  rss {} MB",
-            shared.start.elapsed().as_secs_f64(),
-            lock(&shared.phase),
-            shared.churn_cycles.load(Relaxed),
-            cfg.churn,
-            shared.stack_restarts.load(Relaxed),
-            cfg.stack_restarts,
-            procstat::memory().0 / 1024
-        );
     }
 }
 
