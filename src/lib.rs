@@ -24,6 +24,7 @@ mod progress;
 pub mod report;
 pub mod run;
 mod state;
+mod tamper;
 pub mod trace;
 mod watchdog;
 pub mod wire;

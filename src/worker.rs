@@ -18,6 +18,7 @@ use crate::latency::Histogram;
 use crate::malformed;
 use crate::payload::{self, Header, STREAMS};
 use crate::state::{Inbound, Round};
+use crate::tamper::Tamper;
 use crate::trace::{Trace, Way};
 use crate::wire::{Dest, Wire};
 
@@ -103,47 +104,6 @@ struct Loop {
     stall: bool,
     malformed_mode: bool,
     tamper: Option<Tamper>,
-}
-
-/// Testing aid (`--debug-tamper`): spoils one received message in each of the ways the
-/// checks must catch, above SCTP, before verification.
-#[derive(Default)]
-struct Tamper {
-    seen: u64,
-    held: Option<((u32, u8), Message)>,
-    reordered: bool,
-}
-
-impl Tamper {
-    fn apply(&mut self, key: (u32, u8), mut msg: Message) -> Vec<((u32, u8), Message)> {
-        self.seen += 1;
-        let ordered_reliable = msg.ppid == ppid::BINARY && !msg.unordered;
-        let releases = self
-            .held
-            .as_ref()
-            .is_some_and(|(k, h)| *k == key && h.stream == msg.stream && !msg.unordered);
-        if releases {
-            if let Some(held) = self.held.take() {
-                return vec![(key, msg), held];
-            }
-        }
-        match self.seen {
-            100 if ordered_reliable => vec![],
-            200 => vec![(key, msg.clone()), (key, msg)],
-            300 => {
-                if let Some(b) = msg.data.last_mut() {
-                    *b ^= 0x40;
-                }
-                vec![(key, msg)]
-            }
-            n if n > 400 && ordered_reliable && !self.reordered => {
-                self.reordered = true;
-                self.held = Some((key, msg));
-                vec![]
-            }
-            _ => vec![(key, msg)],
-        }
-    }
 }
 
 /// Runs worker `index` for `round` until it is told to stop or to churn. `restart` says that
