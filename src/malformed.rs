@@ -1,6 +1,10 @@
 //! Malformed SCTP packets: random bytes, and real packets (a valid verification tag, captured
 //! from a live association) whose chunks are mutated and whose CRC32c is then made right again,
-//! so the packet gets past the checksum and into usrsctp's chunk parsers.
+//! so the packet gets past the checksum and into usrsctp's chunk parsers; and the run's
+//! [`Budget`] of them, which paces the workers that feed them.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 use usrsctp_test_support::sctp::{chunk_offsets, fill_checksum};
 use usrsctp_test_support::Rng;
@@ -199,6 +203,89 @@ pub fn malformed(rng: &mut Rng, sample: &[u8]) -> Vec<u8> {
     mutate(rng, sample)
 }
 
+/// Malformed packets a worker makes per pass.
+const BATCH: u64 = 64;
+/// Malformed packets that may wait for the stack thread before the workers hold back.
+const BACKLOG: u64 = 20_000;
+
+/// The `--malformed N` budget of a run, shared by its workers: how many packets are still to be
+/// made, how many wait in the workers' channels, how many reached a live association, and how
+/// many packets of any kind were handed to the stack thread (so the workers hold back while it
+/// lags behind).
+#[derive(Debug, Default)]
+pub struct Budget {
+    left: AtomicU64,
+    injected: AtomicU64,
+    /// Made and not yet taken from a worker's channel.
+    in_flight: AtomicU64,
+    /// Packets of any kind `Association::input` handed to the stack thread.
+    fed: AtomicU64,
+}
+
+impl Budget {
+    /// A budget of `total` packets.
+    pub fn new(total: u64) -> Self {
+        Budget {
+            left: AtomicU64::new(total),
+            ..Budget::default()
+        }
+    }
+
+    /// Packets still to be made.
+    pub fn left(&self) -> u64 {
+        self.left.load(Relaxed)
+    }
+
+    /// Packets that reached a live association (fed to it, or refused by it as malformed).
+    pub fn injected(&self) -> u64 {
+        self.injected.load(Relaxed)
+    }
+
+    /// True when packets are still to be made and not too many wait, neither in the workers'
+    /// channels nor in the stack thread's queue. `stack_taken` says how many packets the stack
+    /// thread has taken from its queue so far; it is asked only when the other checks pass.
+    pub fn ready(&self, stack_taken: impl FnOnce() -> u64) -> bool {
+        self.left() > 0
+            && self.in_flight.load(Relaxed) <= BACKLOG
+            && self.fed.load(Relaxed).saturating_sub(stack_taken()) <= BACKLOG
+    }
+
+    /// Takes up to one batch from the budget: how many packets to make now. They count as in
+    /// flight until [`arrived`](Self::arrived) or [`round_over`](Self::round_over).
+    pub fn take_batch(&self) -> u64 {
+        let prev = self
+            .left
+            .fetch_update(Relaxed, Relaxed, |left| Some(left.saturating_sub(BATCH)))
+            .unwrap_or_else(|left| left);
+        let n = prev.min(BATCH);
+        self.in_flight.fetch_add(n, Relaxed);
+        n
+    }
+
+    /// A packet (of any kind) was handed to the stack thread.
+    pub fn fed(&self) {
+        self.fed.fetch_add(1, Relaxed);
+    }
+
+    /// A malformed packet was taken from a worker's channel: `taken` if its association took it
+    /// (fed, or refused as malformed); if its association was gone, another packet will be
+    /// made in its place.
+    pub fn arrived(&self, taken: bool) {
+        self.in_flight.fetch_sub(1, Relaxed);
+        if taken {
+            self.injected.fetch_add(1, Relaxed);
+        } else {
+            self.left.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The round is over: `unfed` packets were left in the channels; they go back to the budget.
+    pub fn round_over(&self, unfed: u64) {
+        self.left.fetch_add(unfed, Relaxed);
+        self.in_flight.store(0, Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +341,43 @@ mod tests {
             .filter(|p| checksum_ok(p))
             .count();
         assert!((850..1150).contains(&valid), "{valid}");
+    }
+
+    #[test]
+    fn the_budget_is_taken_in_batches_and_given_back_for_packets_that_missed() {
+        let b = Budget::new(100);
+        assert!(b.ready(|| 0));
+        assert_eq!(b.take_batch(), 64);
+        assert_eq!(b.take_batch(), 36);
+        assert_eq!(b.take_batch(), 0);
+        assert_eq!(b.left(), 0);
+        assert!(!b.ready(|| 0), "nothing left to make");
+        // 60 reach an association, 10 find theirs gone, 30 are still in the channels.
+        for _ in 0..60 {
+            b.arrived(true);
+        }
+        for _ in 0..10 {
+            b.arrived(false);
+        }
+        assert_eq!((b.injected(), b.left()), (60, 10));
+        b.round_over(30);
+        assert_eq!(b.left(), 40);
+        assert!(b.ready(|| 0));
+    }
+
+    #[test]
+    fn the_budget_holds_back_while_too_many_wait() {
+        let b = Budget::new(u64::MAX);
+        for _ in 0..=BACKLOG / BATCH {
+            b.take_batch();
+        }
+        assert!(!b.ready(|| 0), "the channels hold over {BACKLOG}");
+        b.round_over(0);
+        assert!(b.ready(|| 0));
+        for _ in 0..=BACKLOG {
+            b.fed();
+        }
+        assert!(!b.ready(|| 0), "the stack thread has taken none of them");
+        assert!(b.ready(|| 1), "it has taken enough");
     }
 }

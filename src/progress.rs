@@ -29,7 +29,7 @@ pub(crate) fn progress(shared: &Shared, finished: &AtomicBool) {
         let malformed = if cfg.malformed > 0 {
             format!(
                 "  malformed {}/{}",
-                shared.malformed_injected.load(Relaxed),
+                shared.malformed.injected(),
                 cfg.malformed
             )
         } else {

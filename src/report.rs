@@ -495,7 +495,7 @@ pub(crate) fn build_report(
         wire_reordered: wire.reordered,
         wire_corrupted: wire.corrupted,
         garbage_injected: wire.garbage,
-        malformed_injected: shared.malformed_injected.load(Relaxed),
+        malformed_injected: shared.malformed.injected(),
         association_restarts: diag
             .association_restarts
             .saturating_sub(base.association_restarts),

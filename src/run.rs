@@ -239,7 +239,7 @@ fn run_round(shared: &Arc<Shared>, stack: &Stack, r: u32, last: bool, churn_targ
             }
         }
         let churn_ok = churn_done >= churn_target || stopping;
-        let malformed_ok = !last || shared.malformed_left.load(Relaxed) == 0;
+        let malformed_ok = !last || shared.malformed.left() == 0;
         if churn_ok && malformed_ok && round.traffic_done(cfg.malformed > 0) {
             break;
         }
@@ -272,22 +272,20 @@ fn run_round(shared: &Arc<Shared>, stack: &Stack, r: u32, last: bool, churn_targ
         join_worker(shared, w, h.take());
     }
     // Malformed packets nobody took go back to the budget.
-    for rx in &rxs {
-        let unfed = rx
-            .try_iter()
-            .filter(|item| {
-                matches!(
-                    item,
-                    Inbound::Packet {
-                        malformed: true,
-                        ..
-                    }
-                )
-            })
-            .count() as u64;
-        shared.malformed_left.fetch_add(unfed, Relaxed);
-    }
-    shared.malformed_in_flight.store(0, Relaxed);
+    let unfed = rxs
+        .iter()
+        .flat_map(|rx| rx.try_iter())
+        .filter(|item| {
+            matches!(
+                item,
+                Inbound::Packet {
+                    malformed: true,
+                    ..
+                }
+            )
+        })
+        .count() as u64;
+    shared.malformed.round_over(unfed);
     let books = Accounting::of(&lock(&round.ledgers));
     let mut current = lock(&shared.current);
     lock(&shared.totals).add(&books);

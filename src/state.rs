@@ -13,6 +13,7 @@ use usrsctp::Stack;
 use crate::books::{Accounting, Ledger};
 use crate::cli::Config;
 use crate::latency::Histogram;
+use crate::malformed::Budget;
 use crate::payload::Plan;
 use crate::wire::{Dest, WireStats};
 
@@ -141,11 +142,8 @@ pub(crate) struct Shared {
     /// Bumped by anything that shows the run is alive besides deliveries.
     pub progress: AtomicU64,
     pub stop_sending: AtomicBool,
-    pub malformed_left: AtomicU64,
-    pub malformed_injected: AtomicU64,
-    /// Malformed packets made and not yet taken from a worker's channel.
-    pub malformed_in_flight: AtomicU64,
-    pub inputs_fed: AtomicU64,
+    /// The `--malformed` packets: still to make, in flight, injected.
+    pub malformed: Budget,
     pub churn_cycles: AtomicU64,
     pub stack_restarts: AtomicU64,
     pub rounds: AtomicU64,
@@ -172,7 +170,7 @@ impl Shared {
             partial: cfg.partial,
         };
         Shared {
-            malformed_left: AtomicU64::new(cfg.malformed),
+            malformed: Budget::new(cfg.malformed),
             cfg,
             plan,
             start: Instant::now(),
@@ -187,9 +185,6 @@ impl Shared {
             traces_printed: AtomicU64::new(0),
             progress: AtomicU64::new(0),
             stop_sending: AtomicBool::new(false),
-            malformed_injected: AtomicU64::new(0),
-            malformed_in_flight: AtomicU64::new(0),
-            inputs_fed: AtomicU64::new(0),
             churn_cycles: AtomicU64::new(0),
             stack_restarts: AtomicU64::new(0),
             rounds: AtomicU64::new(0),
@@ -248,9 +243,7 @@ impl Shared {
 
     /// What has happened so far, for the progress counter the watchdog watches.
     pub fn heartbeat(&self) -> u64 {
-        self.delivered.load(Relaxed)
-            + self.progress.load(Relaxed)
-            + self.malformed_injected.load(Relaxed)
+        self.delivered.load(Relaxed) + self.progress.load(Relaxed) + self.malformed.injected()
     }
 
     /// The books so far: finished rounds plus the round under way.

@@ -26,10 +26,6 @@ use crate::wire::{Dest, Wire};
 const SEND_BATCH: usize = 64;
 /// Events and inbound items handled per pass.
 const PASS: usize = 1024;
-/// Malformed packets generated per pass.
-const MALFORMED_BATCH: u64 = 64;
-/// Malformed packets that may wait for the stack thread before the workers hold back.
-const MALFORMED_BACKLOG: u64 = 20_000;
 
 /// Side A sends direction 0 and receives direction 1; side B the reverse.
 const A: u8 = 0;
@@ -327,16 +323,10 @@ impl Loop {
                 let taken =
                     fed || matches!(result, Some(Err(usrsctp::Error::MalformedPacket { .. })));
                 if fed {
-                    shared.inputs_fed.fetch_add(1, Relaxed);
+                    shared.malformed.fed();
                 }
                 if malformed {
-                    shared.malformed_in_flight.fetch_sub(1, Relaxed);
-                    if taken {
-                        shared.malformed_injected.fetch_add(1, Relaxed);
-                    } else {
-                        // Its association is gone: another packet will be made in its place.
-                        shared.malformed_left.fetch_add(1, Relaxed);
-                    }
+                    shared.malformed.arrived(taken);
                 }
             }
             Inbound::Create { ledger } => {
@@ -660,17 +650,12 @@ impl Loop {
 
     /// Feeds malformed packets, made from our own recent packets, to the peers' associations.
     fn inject_malformed(&mut self) -> usize {
-        let shared = &self.round.shared;
-        if !self.malformed_mode || shared.malformed_left.load(Relaxed) == 0 {
-            return 0;
-        }
-        // Hold back while too many wait, in the workers' channels or in the stack's queue.
-        if shared.malformed_in_flight.load(Relaxed) > MALFORMED_BACKLOG {
-            return 0;
-        }
-        let d = Diagnostics::current();
-        let taken = d.packets_in + d.inputs_dropped;
-        if shared.inputs_fed.load(Relaxed).saturating_sub(taken) > MALFORMED_BACKLOG {
+        let budget = &self.round.shared.malformed;
+        let stack_taken = || {
+            let d = Diagnostics::current();
+            d.packets_in + d.inputs_dropped
+        };
+        if !self.malformed_mode || !budget.ready(stack_taken) {
             return 0;
         }
         let targets: Vec<(usize, Dest, Vec<u8>)> = self
@@ -686,16 +671,7 @@ impl Loop {
         if targets.is_empty() {
             return 0;
         }
-        let Ok(prev) = shared
-            .malformed_left
-            .fetch_update(Relaxed, Relaxed, |left| {
-                Some(left.saturating_sub(MALFORMED_BATCH))
-            })
-        else {
-            return 0;
-        };
-        let n = prev.min(MALFORMED_BATCH);
-        shared.malformed_in_flight.fetch_add(n, Relaxed);
+        let n = budget.take_batch();
         for _ in 0..n {
             let (peer, dest, sample) = &targets[self.rng.below(targets.len() as u64) as usize];
             let packet = malformed::malformed(&mut self.rng, sample);
