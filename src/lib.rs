@@ -18,6 +18,7 @@ mod books;
 pub mod cli;
 pub mod latency;
 pub mod malformed;
+mod pair_end;
 pub mod payload;
 pub mod procstat;
 mod progress;

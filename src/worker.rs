@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 use usrsctp::{
-    ppid, AssocId, Association, AssociationConfig, Diagnostics, Event, Message, Reliability,
-    SendFailure, SendOptions, Worker,
+    ppid, AssocId, AssociationConfig, Diagnostics, Event, Message, Reliability, SendFailure,
+    SendOptions, Worker,
 };
 use usrsctp_test_support::rng::{self, Rng};
 
 use crate::books::Ledger;
 use crate::latency::Histogram;
 use crate::malformed;
+use crate::pair_end::{mark, Local, A, B};
 use crate::payload::{self, Header, STREAMS};
 use crate::state::{Inbound, Round};
 use crate::tamper::Tamper;
@@ -27,10 +28,6 @@ const SEND_BATCH: usize = 64;
 /// Events and inbound items handled per pass.
 const PASS: usize = 1024;
 
-/// Side A sends direction 0 and receives direction 1; side B the reverse.
-const A: u8 = 0;
-const B: u8 = 1;
-
 /// Why the worker loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Exit {
@@ -38,51 +35,6 @@ enum Exit {
     Churn,
     /// The round is over (or the orchestrator went away).
     Stop,
-}
-
-/// One end of one pair incarnation.
-struct Local {
-    slot: u32,
-    side: u8,
-    ledger: Arc<Ledger>,
-    assoc: Association,
-    /// The worker the other end lives on.
-    peer: usize,
-    connected: bool,
-    blocked: bool,
-    next_seq: u32,
-    /// Sequence numbers received (a bitmap), to find duplicates.
-    seen: Vec<u64>,
-    /// Highest sequence number received per ordered stream.
-    last_ordered: [Option<u32>; STREAMS as usize],
-    /// A recent real packet of ours, the seed of malformed ones.
-    sample: Option<Vec<u8>>,
-    transmits: u64,
-    /// The last packets it sent and received.
-    trace: Trace,
-    /// A failed reliable send was reported for it already.
-    failure_noted: bool,
-}
-
-impl Local {
-    fn dest_of_peer(&self) -> Dest {
-        Dest {
-            slot: self.slot,
-            gen: self.ledger.gen,
-            side: 1 - self.side,
-        }
-    }
-}
-
-/// Marks a sequence number seen; false if it was seen already.
-fn mark(seen: &mut Vec<u64>, seq: u32) -> bool {
-    let (word, bit) = ((seq / 64) as usize, seq % 64);
-    if seen.len() <= word {
-        seen.resize(word + 1, 0);
-    }
-    let fresh = seen[word] & (1 << bit) == 0;
-    seen[word] |= 1 << bit;
-    fresh
 }
 
 struct Loop {
