@@ -7,24 +7,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
-use usrsctp::{
-    ppid, AssocId, AssociationConfig, Diagnostics, Event, Message, Reliability, SendFailure,
-    SendOptions, Worker,
-};
+use usrsctp::{ppid, AssocId, AssociationConfig, Diagnostics, Event, Message, SendFailure, Worker};
 use usrsctp_test_support::rng::{self, Rng};
 
 use crate::books::Ledger;
 use crate::latency::Histogram;
 use crate::malformed;
-use crate::pair_end::{mark, Local, A, B};
-use crate::payload::{self, Header, STREAMS};
+use crate::pair_end::{Local, A, B};
 use crate::state::{Inbound, Round};
 use crate::tamper::Tamper;
-use crate::trace::{Trace, Way};
+use crate::trace::Way;
 use crate::wire::{Dest, Wire};
 
-/// Messages queued per association per pass before the loop moves on.
-const SEND_BATCH: usize = 64;
 /// Events and inbound items handled per pass.
 const PASS: usize = 1024;
 
@@ -144,25 +138,8 @@ impl Loop {
         match self.worker.associate(association_config()) {
             Ok(assoc) => {
                 self.by_id.insert(assoc.id(), (slot, side));
-                self.locals.insert(
-                    (slot, side),
-                    Local {
-                        slot,
-                        side,
-                        ledger,
-                        assoc,
-                        peer,
-                        connected: false,
-                        blocked: false,
-                        next_seq: 0,
-                        seen: Vec::new(),
-                        last_ordered: [None; STREAMS as usize],
-                        sample: None,
-                        transmits: 0,
-                        trace: Trace::default(),
-                        failure_noted: false,
-                    },
-                );
+                self.locals
+                    .insert((slot, side), Local::new(slot, side, ledger, assoc, peer));
             }
             Err(e) => {
                 ledger.dead.store(true, Release);
@@ -309,26 +286,7 @@ impl Loop {
     /// Prints (stderr) each end here whose pair has not finished, with the crate's view of it.
     fn dump(&self) {
         for l in self.locals.values() {
-            let ledger = &l.ledger;
-            if ledger.done[0].load(Acquire) && ledger.done[1].load(Acquire) {
-                continue;
-            }
-            eprintln!(
-                "  w{} slot {} gen {} side {}: id {} {:?} connected {} blocked {} next_seq {} \
-                 seen {} stats {:?}",
-                self.index,
-                l.slot,
-                ledger.gen,
-                if l.side == A { "A" } else { "B" },
-                l.assoc.id(),
-                l.assoc.state(),
-                l.connected,
-                l.blocked,
-                l.next_seq,
-                l.seen.iter().map(|w| w.count_ones()).sum::<u32>(),
-                l.assoc.stats(),
-            );
-            eprint!("{}", l.trace);
+            l.dump(self.index);
         }
     }
 
@@ -403,7 +361,7 @@ impl Loop {
                                  (reported once per association end)",
                                 l.slot,
                                 l.ledger.gen,
-                                if l.side == A { "A" } else { "B" }
+                                l.side_name()
                             ));
                         }
                     }
@@ -434,14 +392,14 @@ impl Loop {
                         "slot {} gen {} side {}: association closed unexpectedly: {reason:?}",
                         l.slot,
                         l.ledger.gen,
-                        if l.side == A { "A" } else { "B" }
+                        l.side_name()
                     ));
                     if self.round.shared.traces_printed.fetch_add(1, Relaxed) < 4 {
                         eprintln!(
                             "usrsctp-stress: last packets of slot {} gen {} side {} ({}):\n{}",
                             l.slot,
                             l.ledger.gen,
-                            if l.side == A { "A" } else { "B" },
+                            l.side_name(),
                             l.assoc.id(),
                             l.trace
                         );
@@ -453,135 +411,18 @@ impl Loop {
     }
 
     fn verify(&mut self, key: (u32, u8), message: Message) {
-        let shared = &self.round.shared;
-        let Some(l) = self.locals.get_mut(&key) else {
-            return;
-        };
-        let dir = 1 - l.side;
-        let header = match payload::decode(&message.data) {
-            Ok(h) => h,
-            Err(why) => {
-                shared.corrupted.fetch_add(1, Relaxed);
-                shared.note(format!("slot {}: corrupted message ({why:?})", l.slot));
-                return;
-            }
-        };
-        let expected_ppid = if header.partial {
-            ppid::BINARY_PARTIAL
-        } else {
-            ppid::BINARY
-        };
-        let belongs = header.slot == l.slot
-            && header.gen == l.ledger.gen
-            && header.dir == dir
-            && header.stream == message.stream
-            && header.stream < STREAMS
-            && header.unordered == message.unordered
-            && message.ppid == expected_ppid
-            && u64::from(header.seq) <= shared.cfg.messages;
-        if !belongs {
-            shared.corrupted.fetch_add(1, Relaxed);
-            shared.note(format!(
-                "slot {} gen {}: message that does not belong here: {header:?} on stream {} ppid {}",
-                l.slot, l.ledger.gen, message.stream, message.ppid
-            ));
-            return;
+        if let Some(l) = self.locals.get_mut(&key) {
+            l.verify(&self.round.shared, &mut self.hist, message);
         }
-        if !mark(&mut l.seen, header.seq) {
-            shared.duplicated.fetch_add(1, Relaxed);
-            return;
-        }
-        if !header.unordered {
-            let last = &mut l.last_ordered[usize::from(header.stream)];
-            if last.is_some_and(|prev| header.seq < prev) {
-                shared.out_of_order.fetch_add(1, Relaxed);
-            } else {
-                *last = Some(header.seq);
-            }
-        }
-        let d = usize::from(dir);
-        if header.partial {
-            l.ledger.delivered_partial[d].fetch_add(1, Relaxed);
-        } else {
-            l.ledger.delivered[d].fetch_add(1, Release);
-            let now = shared.now_us();
-            self.hist.record(now.saturating_sub(header.sent_us));
-        }
-        shared.delivered.fetch_add(1, Relaxed);
-        shared
-            .bytes_delivered
-            .fetch_add(message.data.len() as u64, Relaxed);
     }
 
     fn send_all(&mut self) -> usize {
+        let stop = self.round.shared.stop_sending.load(Acquire);
         let round = &self.round;
-        let shared = &round.shared;
-        let quota = shared.cfg.messages;
-        let stop = shared.stop_sending.load(Acquire);
-        let mut sent = 0;
-        for l in self.locals.values_mut() {
-            let d = usize::from(l.side);
-            let slot = &round.slots[l.slot as usize];
-            if stop || slot.sent[d].load(Acquire) >= quota {
-                l.ledger.finished[d].store(true, Release);
-                continue;
-            }
-            if !l.connected || l.blocked {
-                continue;
-            }
-            let now = shared.now_us();
-            for _ in 0..SEND_BATCH {
-                let n = slot.sent[d].load(Acquire);
-                if n >= quota {
-                    l.ledger.finished[d].store(true, Release);
-                    break;
-                }
-                let shape = shared.plan.shape(round.index, l.slot, d as u8, n);
-                let header = Header {
-                    slot: l.slot,
-                    gen: l.ledger.gen,
-                    dir: d as u8,
-                    unordered: shape.unordered,
-                    partial: shape.partial,
-                    stream: shape.stream,
-                    seq: l.next_seq,
-                    len: shape.len,
-                    sent_us: now,
-                };
-                let (ppid, reliability) = if shape.partial {
-                    (ppid::BINARY_PARTIAL, Reliability::MaxRetransmits(0))
-                } else {
-                    (ppid::BINARY, Reliability::Reliable)
-                };
-                let opts = SendOptions {
-                    unordered: shape.unordered,
-                    reliability,
-                };
-                match l
-                    .assoc
-                    .send(shape.stream, ppid, payload::encode(&header), opts)
-                {
-                    Ok(_) => {
-                        l.next_seq += 1;
-                        if shape.partial {
-                            l.ledger.sent_partial[d].fetch_add(1, Release);
-                        } else {
-                            l.ledger.sent[d].fetch_add(1, Release);
-                        }
-                        slot.sent[d].fetch_add(1, Release);
-                        shared.sent.fetch_add(1, Relaxed);
-                        sent += 1;
-                    }
-                    Err(e) if e.is_would_block() => {
-                        l.blocked = true;
-                        break;
-                    }
-                    // Closed: its Closed event follows.
-                    Err(_) => break,
-                }
-            }
-        }
-        sent
+        self.locals
+            .values_mut()
+            .map(|l| l.send_batch(round, stop))
+            .sum()
     }
 
     /// Marks each direction this worker receives as done once its sender finished and every
