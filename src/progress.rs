@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
 use crate::procstat;
-use crate::state::{lock, Shared};
+use crate::state::Shared;
 
 /// Prints a progress line every second until `finished`.
 pub(crate) fn progress(shared: &Shared, finished: &AtomicBool) {
@@ -38,8 +38,8 @@ pub(crate) fn progress(shared: &Shared, finished: &AtomicBool) {
         eprintln!(
             "[{:>6.1}s] {}  delivered {delivered}/{expected} ({rate:.0} msg/s, {mbps:.1} MB/s)  \
              churn {}/{}  restarts {}/{}{malformed}  rss {} MB",
-            shared.start.elapsed().as_secs_f64(),
-            lock(&shared.phase),
+            shared.elapsed().as_secs_f64(),
+            shared.phase(),
             shared.churn_cycles.load(Relaxed),
             cfg.churn,
             shared.stack_restarts.load(Relaxed),

@@ -10,7 +10,7 @@ use usrsctp::Diagnostics;
 
 use crate::cli::Config;
 use crate::procstat::{self, ProcStat};
-use crate::state::{lock, Shared};
+use crate::state::Shared;
 
 /// Everything a run measured. The first block of fields is the version-1 contract, in its
 /// order; the rest are extra keys a reader may ignore.
@@ -430,13 +430,29 @@ pub const CONTRACT_KEYS: &[&str] = &[
 /// What the run looked like before it started, to compare with the end.
 #[derive(Clone, Copy)]
 pub(crate) struct Baseline {
-    pub proc: ProcStat,
-    pub late_callbacks: u64,
-    pub callback_panics: u64,
-    pub association_restarts: u64,
-    pub stall_probes: u64,
+    proc: ProcStat,
+    late_callbacks: u64,
+    callback_panics: u64,
+    association_restarts: u64,
+    stall_probes: u64,
 }
 
+impl Baseline {
+    /// The process and the crate's counters now.
+    pub(crate) fn now() -> Self {
+        let diag = Diagnostics::current();
+        Baseline {
+            proc: ProcStat::now(),
+            late_callbacks: diag.late_callbacks_dropped,
+            callback_panics: diag.callback_panics,
+            association_restarts: diag.association_restarts,
+            stall_probes: diag.stall_probes,
+        }
+    }
+}
+
+/// The report of the run so far, `end` being the process now; the verdict (`ok`) is left to
+/// the caller, the failures the counters show are filled in.
 pub(crate) fn build_report(
     shared: &Shared,
     base: Baseline,
@@ -446,9 +462,9 @@ pub(crate) fn build_report(
     let cfg = &shared.cfg;
     let books = shared.accounting();
     let diag = Diagnostics::current();
-    let wire = *lock(&shared.wire);
-    let latency = lock(&shared.latency).clone();
-    let elapsed = shared.start.elapsed().as_secs_f64();
+    let wire = shared.wire_stats();
+    let latency = shared.latency();
+    let elapsed = shared.elapsed().as_secs_f64();
     let delivered = shared.delivered.load(Relaxed);
     let callback_panics = diag.callback_panics.saturating_sub(base.callback_panics);
     let mut r = Report {
@@ -480,7 +496,7 @@ pub(crate) fn build_report(
         p50_latency_us: latency.quantile(0.5),
         p99_latency_us: latency.quantile(0.99),
         ok: false,
-        failures: lock(&shared.failures).clone(),
+        failures: shared.failures(),
         seed: cfg.seed,
         rounds: shared.rounds.load(Relaxed),
         rss_after_round1_kb: shared.rss_after_round1_kb.load(Relaxed),

@@ -8,15 +8,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use usrsctp::{Diagnostics, Stack, StackConfig};
+use usrsctp::{Stack, StackConfig};
 use usrsctp_test_support::rng::{self, Rng};
 
-use crate::books::Accounting;
 use crate::cli::Config;
 use crate::procstat::{self, ProcStat};
 use crate::progress::progress;
 use crate::report::{build_report, Baseline, Report};
-use crate::state::{lock, Inbound, Round, Shared, Slot};
+use crate::state::{Inbound, Round, Shared, Slot};
 use crate::watchdog::{dump_stuck, watchdog};
 
 /// The stack settings of the run: short timers, since the wire is in memory, and RFC 9260's
@@ -41,14 +40,7 @@ pub fn stack_config() -> StackConfig {
 /// Runs the stress test described by `cfg` and returns its report. The report's `ok` is the
 /// verdict; the caller prints it.
 pub fn run(cfg: Config) -> Report {
-    let diag = Diagnostics::current();
-    let base = Baseline {
-        proc: ProcStat::now(),
-        late_callbacks: diag.late_callbacks_dropped,
-        callback_panics: diag.callback_panics,
-        association_restarts: diag.association_restarts,
-        stall_probes: diag.stall_probes,
-    };
+    let base = Baseline::now();
     let shared = Arc::new(Shared::new(cfg));
     let finished = Arc::new(AtomicBool::new(false));
     let watchdog = spawn_named("stress-watchdog", {
@@ -179,7 +171,7 @@ fn run_round(shared: &Arc<Shared>, stack: &Stack, r: u32, last: bool, churn_targ
         slots,
         ledgers: Mutex::new(Vec::new()),
     });
-    *lock(&shared.current) = Some(round.clone());
+    shared.begin_round(round.clone());
     let mut lives = 0u64;
     let mut spawn = |w: usize, restart: bool| -> Option<JoinHandle<()>> {
         let (round, rx) = (round.clone(), rxs[w].clone());
@@ -217,7 +209,7 @@ fn run_round(shared: &Arc<Shared>, stack: &Stack, r: u32, last: bool, churn_targ
             break;
         }
         if let Some(d) = cfg.duration {
-            if shared.start.elapsed() >= d && !shared.stop_sending.swap(true, SeqCst) {
+            if shared.elapsed() >= d && !shared.stop_sending.swap(true, SeqCst) {
                 shared.capped.store(true, SeqCst);
             }
         }
@@ -286,10 +278,7 @@ fn run_round(shared: &Arc<Shared>, stack: &Stack, r: u32, last: bool, churn_targ
         })
         .count() as u64;
     shared.malformed.round_over(unfed);
-    let books = Accounting::of(&lock(&round.ledgers));
-    let mut current = lock(&shared.current);
-    lock(&shared.totals).add(&books);
-    *current = None;
+    shared.end_round(&round);
     completed
 }
 

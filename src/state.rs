@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use usrsctp::Stack;
@@ -60,12 +60,19 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
+    /// The slot's current incarnation, if it has one.
+    pub fn current(&self) -> Option<Arc<Ledger>> {
+        lock(&self.current).clone()
+    }
+
+    /// The generation of the slot's current incarnation.
     pub fn current_gen(&self) -> Option<u32> {
         lock(&self.current).as_ref().map(|l| l.gen)
     }
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `m`, also after a thread panicked holding it (the harness reports panics itself).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -128,7 +135,7 @@ impl Round {
 pub(crate) struct Shared {
     pub cfg: Config,
     pub plan: Plan,
-    pub start: Instant,
+    start: Instant,
     pub sent: AtomicU64,
     pub delivered: AtomicU64,
     pub bytes_delivered: AtomicU64,
@@ -151,13 +158,13 @@ pub(crate) struct Shared {
     pub capped: AtomicBool,
     pub rss_after_round1_kb: AtomicU64,
     pub heap_after_round1_kb: AtomicU64,
-    pub wire: Mutex<WireStats>,
-    pub latency: Mutex<Histogram>,
-    pub failures: Mutex<Vec<String>>,
-    pub notes: Mutex<Vec<String>>,
-    pub phase: Mutex<String>,
-    pub totals: Mutex<Accounting>,
-    pub current: Mutex<Option<Arc<Round>>>,
+    wire: Mutex<WireStats>,
+    latency: Mutex<Histogram>,
+    failures: Mutex<Vec<String>>,
+    notes: Mutex<Vec<String>>,
+    phase: Mutex<String>,
+    totals: Mutex<Accounting>,
+    current: Mutex<Option<Arc<Round>>>,
 }
 
 impl Shared {
@@ -202,6 +209,11 @@ impl Shared {
         }
     }
 
+    /// Time since the run started.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
     /// Microseconds since the run started.
     pub fn now_us(&self) -> u64 {
         self.start.elapsed().as_micros() as u64
@@ -236,9 +248,48 @@ impl Shared {
         lock(&self.wire).add(wire);
     }
 
+    /// Says what the run does now (for progress lines and the watchdog); counts as progress.
     pub fn set_phase(&self, phase: String) {
         *lock(&self.phase) = phase;
         self.progress.fetch_add(1, Relaxed);
+    }
+
+    /// What the run does now.
+    pub fn phase(&self) -> String {
+        lock(&self.phase).clone()
+    }
+
+    /// The reasons recorded by [`fail`](Self::fail) so far.
+    pub fn failures(&self) -> Vec<String> {
+        lock(&self.failures).clone()
+    }
+
+    /// The finished workers' wire statistics, added up.
+    pub fn wire_stats(&self) -> WireStats {
+        *lock(&self.wire)
+    }
+
+    /// The finished workers' latency histograms, merged.
+    pub fn latency(&self) -> Histogram {
+        lock(&self.latency).clone()
+    }
+
+    /// Makes `round` the round under way.
+    pub fn begin_round(&self, round: Arc<Round>) {
+        *lock(&self.current) = Some(round);
+    }
+
+    /// The round under way, if any.
+    pub fn current_round(&self) -> Option<Arc<Round>> {
+        lock(&self.current).clone()
+    }
+
+    /// Ends the round under way: its books join the totals.
+    pub fn end_round(&self, round: &Round) {
+        let books = Accounting::of(&lock(&round.ledgers));
+        let mut current = lock(&self.current);
+        lock(&self.totals).add(&books);
+        *current = None;
     }
 
     /// What has happened so far, for the progress counter the watchdog watches.

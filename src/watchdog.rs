@@ -11,7 +11,7 @@ use usrsctp::Diagnostics;
 
 use crate::procstat::ProcStat;
 use crate::report::{build_report, emit, Baseline};
-use crate::state::{lock, Inbound, Shared};
+use crate::state::{Inbound, Shared};
 
 /// Watches `shared`'s heartbeat until `finished`; trips (exit status 2) after
 /// `--watchdog` seconds without one.
@@ -28,7 +28,7 @@ pub(crate) fn watchdog(shared: &Shared, finished: &AtomicBool, base: Baseline) {
         if last.1.elapsed() < limit {
             continue;
         }
-        let phase = lock(&shared.phase).clone();
+        let phase = shared.phase();
         dump_stuck(shared);
         let mut report = build_report(shared, base, ProcStat::now(), true);
         report.failures.push(format!(
@@ -44,7 +44,7 @@ pub(crate) fn watchdog(shared: &Shared, finished: &AtomicBool, base: Baseline) {
 /// Watchdog (and stalled-round) aid: asks every worker of the round under way to print the pair ends that have
 /// not finished (stderr), prints the slots' own state, and gives the workers a moment.
 pub(crate) fn dump_stuck(shared: &Shared) {
-    let Some(round) = lock(&shared.current).clone() else {
+    let Some(round) = shared.current_round() else {
         return;
     };
     eprintln!(
@@ -52,7 +52,7 @@ pub(crate) fn dump_stuck(shared: &Shared) {
         round.index + 1
     );
     for (i, slot) in round.slots.iter().enumerate() {
-        let Some(l) = lock(&slot.current).clone() else {
+        let Some(l) = slot.current() else {
             eprintln!("  slot {i}: no incarnation");
             continue;
         };
