@@ -1,5 +1,5 @@
-//! The orchestrator: rounds of traffic between worker threads, churn, stack restarts, the
-//! watchdog, progress lines, and the final accounting.
+//! The orchestrator: rounds of traffic between worker threads, churn, stack restarts, and the
+//! final verdict; it starts the watchdog and progress threads.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};

@@ -1,5 +1,5 @@
-//! One worker thread: its `Worker`, one end of several cross-worker pairs, its end of the wire,
-//! and the checks on everything it receives.
+//! One worker thread: its `Worker`, one end of several cross-worker pairs (see `pair_end`), its
+//! end of the wire, and the malformed packets it feeds.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
