@@ -23,17 +23,29 @@
 
 use std::time::{Duration, Instant};
 
-use usrsctp::{AssociationConfig, Diagnostics, Error, Event, Stack, StackConfig, Worker};
+use usrsctp::{
+    Association, AssociationConfig, Diagnostics, Error, Event, Stack, StackConfig, Worker,
+};
 use usrsctp_test_support::Rng;
+
+/// Two workers of `stack`, each with one association (not yet connected).
+fn pair(stack: &Stack) -> (Worker, Association, Worker, Association) {
+    let (wa, wb) = (
+        stack.worker().expect("worker"),
+        stack.worker().expect("worker"),
+    );
+    let a = wa
+        .associate(AssociationConfig::default())
+        .expect("associate");
+    let b = wb
+        .associate(AssociationConfig::default())
+        .expect("associate");
+    (wa, a, wb, b)
+}
 
 /// Carries packets between the two associations (same thread) until both are connected;
 /// returns a packet A sent, for its ports and verification tag.
-fn connect(
-    wa: &Worker,
-    a: &usrsctp::Association,
-    wb: &Worker,
-    b: &usrsctp::Association,
-) -> Vec<u8> {
+fn connect(wa: &Worker, a: &Association, wb: &Worker, b: &Association) -> Vec<u8> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let (mut up_a, mut up_b, mut sample) = (false, false, None);
     while !(up_a && up_b && sample.is_some()) {
@@ -125,16 +137,7 @@ fn malformed_init_chunks_do_not_hang_the_stack() {
     let mut rng = Rng::new(1);
     let (mut tried, mut refused, mut accepted, mut pairs) = (0u64, 0u64, 0u64, 0u64);
     while tried < PACKETS {
-        let (wa, wb) = (
-            stack.worker().expect("worker"),
-            stack.worker().expect("worker"),
-        );
-        let a = wa
-            .associate(AssociationConfig::default())
-            .expect("associate");
-        let b = wb
-            .associate(AssociationConfig::default())
-            .expect("associate");
+        let (wa, a, wb, b) = pair(&stack);
         let sample = connect(&wa, &a, &wb, &b);
         pairs += 1;
         while tried < PACKETS {
@@ -187,16 +190,7 @@ fn malformed_init_chunks_do_not_hang_the_stack() {
     let d = Diagnostics::current();
     assert!(d.inputs_refused + d.checksum_errors - refused_before >= refused);
     // A pair still works afterwards: the stack thread is alive.
-    let (wa, wb) = (
-        stack.worker().expect("worker"),
-        stack.worker().expect("worker"),
-    );
-    let a = wa
-        .associate(AssociationConfig::default())
-        .expect("associate");
-    let b = wb
-        .associate(AssociationConfig::default())
-        .expect("associate");
+    let (wa, a, wb, b) = pair(&stack);
     assert!(!connect(&wa, &a, &wb, &b).is_empty());
 }
 
@@ -208,16 +202,7 @@ fn malformed_init_chunks_do_not_hang_the_stack() {
 #[test]
 fn init_with_a_zero_length_parameter_is_refused() {
     let stack = Stack::get_or_start(StackConfig::default()).expect("stack");
-    let (wa, wb) = (
-        stack.worker().expect("worker"),
-        stack.worker().expect("worker"),
-    );
-    let a = wa
-        .associate(AssociationConfig::default())
-        .expect("associate");
-    let b = wb
-        .associate(AssociationConfig::default())
-        .expect("associate");
+    let (wa, a, wb, b) = pair(&stack);
     let sample = connect(&wa, &a, &wb, &b);
     let mut p = sample[..4].to_vec(); // A's ports: the packet comes "from A"
     p.extend_from_slice(&[0; 8]); // verification tag 0, checksum (filled below)
