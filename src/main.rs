@@ -1,7 +1,7 @@
 //! `usrsctp-stress`: see `usrsctp-stress --help` and docs/STRESS.md.
 
 use usrsctp_harness::cli::{CliError, Config, USAGE};
-use usrsctp_harness::run;
+use usrsctp_harness::{report, run};
 
 fn main() {
     let cfg = match Config::parse(std::env::args().skip(1)) {
@@ -16,6 +16,6 @@ fn main() {
         }
     };
     let report = run::run(cfg.clone());
-    run::emit(&cfg, &report);
+    report::emit(&cfg, &report);
     std::process::exit(if report.ok { 0 } else { 1 });
 }

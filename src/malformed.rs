@@ -1,8 +1,13 @@
 //! Malformed SCTP packets: random bytes, and real packets (a valid verification tag, captured
 //! from a live association) whose chunks are mutated and whose CRC32c is then made right again,
-//! so the packet gets past the checksum and into usrsctp's chunk parsers.
+//! so the packet gets past the checksum and into usrsctp's chunk parsers; and the run's
+//! [`Budget`] of them, which paces the workers that feed them.
 
-use crate::rng::Rng;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
+use usrsctp_test_support::sctp::{chunk_offsets, fill_checksum};
+use usrsctp_test_support::Rng;
 
 /// The largest packet generated (a little above the 1200-byte MTU the associations use).
 const MAX_RANDOM: usize = 1400;
@@ -28,53 +33,15 @@ fn chunk_type(rng: &mut Rng) -> u8 {
     }
 }
 
-/// Writes the SCTP checksum of `packet` into bytes 8..12 (CRC32c over the packet with that
-/// field zeroed, stored little-endian as RFC 9260 appendix A's reference code does).
-pub fn fix_checksum(packet: &mut [u8]) {
-    if packet.len() < 12 {
-        return;
-    }
-    packet[8..12].fill(0);
-    let crc = crc32c::crc32c(packet);
-    packet[8..12].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// True if the packet's SCTP checksum is right.
-pub fn checksum_ok(packet: &[u8]) -> bool {
-    if packet.len() < 12 {
-        return false;
-    }
-    let mut stored = [0u8; 4];
-    stored.copy_from_slice(&packet[8..12]);
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&packet[..8]), &[0; 4]);
-    let crc = crc32c::crc32c_append(crc, &packet[12..]);
-    crc == u32::from_le_bytes(stored)
-}
-
 /// A packet of 12 to 1400 random bytes; half of them get a correct checksum so they reach
 /// the verification-tag check.
 pub fn random_packet(rng: &mut Rng) -> Vec<u8> {
     let mut p = vec![0u8; rng.range(12, MAX_RANDOM)];
     rng.fill(&mut p);
     if rng.chance(0.5) {
-        fix_checksum(&mut p);
+        fill_checksum(&mut p);
     }
     p
-}
-
-/// Offsets of the chunks in `packet` (each chunk's type byte), as far as the lengths make sense.
-pub fn chunk_offsets(packet: &[u8]) -> Vec<usize> {
-    let mut offsets = Vec::new();
-    let mut at = 12;
-    while at + 4 <= packet.len() && offsets.len() < 64 {
-        offsets.push(at);
-        let len = usize::from(u16::from_be_bytes([packet[at + 2], packet[at + 3]]));
-        if len < 4 {
-            break;
-        }
-        at += (len + 3) & !3;
-    }
-    offsets
 }
 
 fn put_u16(p: &mut [u8], at: usize, v: u16) {
@@ -220,7 +187,7 @@ pub fn mutate(rng: &mut Rng, sample: &[u8]) -> Vec<u8> {
     for _ in 0..n {
         mutate_once(rng, &mut p);
     }
-    fix_checksum(&mut p);
+    fill_checksum(&mut p);
     p
 }
 
@@ -236,9 +203,93 @@ pub fn malformed(rng: &mut Rng, sample: &[u8]) -> Vec<u8> {
     mutate(rng, sample)
 }
 
+/// Malformed packets a worker makes per pass.
+const BATCH: u64 = 64;
+/// Malformed packets that may wait for the stack thread before the workers hold back.
+const BACKLOG: u64 = 20_000;
+
+/// The `--malformed N` budget of a run, shared by its workers: how many packets are still to be
+/// made, how many wait in the workers' channels, how many reached a live association, and how
+/// many packets of any kind were handed to the stack thread (so the workers hold back while it
+/// lags behind).
+#[derive(Debug, Default)]
+pub struct Budget {
+    left: AtomicU64,
+    injected: AtomicU64,
+    /// Made and not yet taken from a worker's channel.
+    in_flight: AtomicU64,
+    /// Packets of any kind `Association::input` handed to the stack thread.
+    fed: AtomicU64,
+}
+
+impl Budget {
+    /// A budget of `total` packets.
+    pub fn new(total: u64) -> Self {
+        Budget {
+            left: AtomicU64::new(total),
+            ..Budget::default()
+        }
+    }
+
+    /// Packets still to be made.
+    pub fn left(&self) -> u64 {
+        self.left.load(Relaxed)
+    }
+
+    /// Packets that reached a live association (fed to it, or refused by it as malformed).
+    pub fn injected(&self) -> u64 {
+        self.injected.load(Relaxed)
+    }
+
+    /// True when packets are still to be made and not too many wait, neither in the workers'
+    /// channels nor in the stack thread's queue. `stack_taken` says how many packets the stack
+    /// thread has taken from its queue so far; it is asked only when the other checks pass.
+    pub fn ready(&self, stack_taken: impl FnOnce() -> u64) -> bool {
+        self.left() > 0
+            && self.in_flight.load(Relaxed) <= BACKLOG
+            && self.fed.load(Relaxed).saturating_sub(stack_taken()) <= BACKLOG
+    }
+
+    /// Takes up to one batch from the budget: how many packets to make now. They count as in
+    /// flight until [`arrived`](Self::arrived) or [`round_over`](Self::round_over).
+    pub fn take_batch(&self) -> u64 {
+        let prev = self
+            .left
+            .fetch_update(Relaxed, Relaxed, |left| Some(left.saturating_sub(BATCH)))
+            .unwrap_or_else(|left| left);
+        let n = prev.min(BATCH);
+        self.in_flight.fetch_add(n, Relaxed);
+        n
+    }
+
+    /// A packet (of any kind) was handed to the stack thread.
+    pub fn fed(&self) {
+        self.fed.fetch_add(1, Relaxed);
+    }
+
+    /// A malformed packet was taken from a worker's channel: `taken` if its association took it
+    /// (fed, or refused as malformed); if its association was gone, another packet will be
+    /// made in its place.
+    pub fn arrived(&self, taken: bool) {
+        self.in_flight.fetch_sub(1, Relaxed);
+        if taken {
+            self.injected.fetch_add(1, Relaxed);
+        } else {
+            self.left.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The round is over: `unfed` packets were left in the channels; they go back to the budget.
+    pub fn round_over(&self, unfed: u64) {
+        self.left.fetch_add(unfed, Relaxed);
+        self.in_flight.store(0, Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use usrsctp_test_support::checksum_ok;
 
     /// A plausible SCTP packet: common header, one DATA chunk, one SACK chunk.
     fn sample() -> Vec<u8> {
@@ -248,26 +299,8 @@ mod tests {
         p.extend_from_slice(b"payload!");
         // SACK: type 3, length 16, cum TSN, a_rwnd, 0 gaps, 0 dups.
         p.extend_from_slice(&[3, 0, 0, 16, 0, 0, 0, 9, 0, 1, 0, 0, 0, 0, 0, 0]);
-        fix_checksum(&mut p);
+        fill_checksum(&mut p);
         p
-    }
-
-    #[test]
-    fn checksum_matches_a_known_sctp_packet() {
-        // CRC32c test vector of RFC 3720 (32 zero bytes) checked through our field handling:
-        // the checksum of a packet is the CRC of the packet with the field zeroed.
-        let mut p = vec![0u8; 32];
-        fix_checksum(&mut p);
-        let mut zeroed = p.clone();
-        zeroed[8..12].fill(0);
-        assert_eq!(
-            u32::from_le_bytes([p[8], p[9], p[10], p[11]]),
-            crc32c::crc32c(&zeroed)
-        );
-        assert_eq!(crc32c::crc32c(&[0u8; 32]), 0x8A91_36AA);
-        assert!(checksum_ok(&p));
-        p[20] ^= 1;
-        assert!(!checksum_ok(&p));
     }
 
     #[test]
@@ -280,11 +313,6 @@ mod tests {
             .filter(has_init)
             .count();
         assert!(with > 100, "{with}");
-    }
-
-    #[test]
-    fn chunks_are_found() {
-        assert_eq!(chunk_offsets(&sample()), vec![12, 36]);
     }
 
     #[test]
@@ -313,5 +341,43 @@ mod tests {
             .filter(|p| checksum_ok(p))
             .count();
         assert!((850..1150).contains(&valid), "{valid}");
+    }
+
+    #[test]
+    fn the_budget_is_taken_in_batches_and_given_back_for_packets_that_missed() {
+        let b = Budget::new(100);
+        assert!(b.ready(|| 0));
+        assert_eq!(b.take_batch(), 64);
+        assert_eq!(b.take_batch(), 36);
+        assert_eq!(b.take_batch(), 0);
+        assert_eq!(b.left(), 0);
+        assert!(!b.ready(|| 0), "nothing left to make");
+        // 60 reach an association, 10 find theirs gone, 30 are still in the channels.
+        for _ in 0..60 {
+            b.arrived(true);
+        }
+        for _ in 0..10 {
+            b.arrived(false);
+        }
+        assert_eq!((b.injected(), b.left()), (60, 10));
+        b.round_over(30);
+        assert_eq!(b.left(), 40);
+        assert!(b.ready(|| 0));
+    }
+
+    #[test]
+    fn the_budget_holds_back_while_too_many_wait() {
+        let b = Budget::new(u64::MAX);
+        for _ in 0..=BACKLOG / BATCH {
+            b.take_batch();
+        }
+        assert!(!b.ready(|| 0), "the channels hold over {BACKLOG}");
+        b.round_over(0);
+        assert!(b.ready(|| 0));
+        for _ in 0..=BACKLOG {
+            b.fed();
+        }
+        assert!(!b.ready(|| 0), "the stack thread has taken none of them");
+        assert!(b.ready(|| 1), "it has taken enough");
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! The CRC covers every byte of the message except its own four.
 
-use crate::rng::{self, Rng};
+use usrsctp_test_support::rng::{self, Rng};
 
 /// Size of the header; messages are never shorter.
 pub const HEADER_LEN: usize = 36;

@@ -3,6 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+
+use usrsctp::Diagnostics;
+
+use crate::cli::Config;
+use crate::procstat::{self, ProcStat};
+use crate::state::Shared;
 
 /// Everything a run measured. The first block of fields is the version-1 contract, in its
 /// order; the rest are extra keys a reader may ignore.
@@ -418,6 +426,142 @@ pub const CONTRACT_KEYS: &[&str] = &[
     "p99_latency_us",
     "ok",
 ];
+
+/// What the run looked like before it started, to compare with the end.
+#[derive(Clone, Copy)]
+pub(crate) struct Baseline {
+    proc: ProcStat,
+    late_callbacks: u64,
+    callback_panics: u64,
+    association_restarts: u64,
+    stall_probes: u64,
+}
+
+impl Baseline {
+    /// The process and the crate's counters now.
+    pub(crate) fn now() -> Self {
+        let diag = Diagnostics::current();
+        Baseline {
+            proc: ProcStat::now(),
+            late_callbacks: diag.late_callbacks_dropped,
+            callback_panics: diag.callback_panics,
+            association_restarts: diag.association_restarts,
+            stall_probes: diag.stall_probes,
+        }
+    }
+}
+
+/// The report of the run so far, `end` being the process now; the verdict (`ok`) is left to
+/// the caller, the failures the counters show are filled in.
+pub(crate) fn build_report(
+    shared: &Shared,
+    base: Baseline,
+    end: ProcStat,
+    watchdog: bool,
+) -> Report {
+    let cfg = &shared.cfg;
+    let books = shared.accounting();
+    let diag = Diagnostics::current();
+    let wire = shared.wire_stats();
+    let latency = shared.latency();
+    let elapsed = shared.elapsed().as_secs_f64();
+    let delivered = shared.delivered.load(Relaxed);
+    let callback_panics = diag.callback_panics.saturating_sub(base.callback_panics);
+    let mut r = Report {
+        workers: cfg.workers as u64,
+        associations: cfg.slots() as u64,
+        messages_sent: books.sent,
+        messages_delivered: delivered,
+        bytes_delivered: shared.bytes_delivered.load(Relaxed),
+        lost: books.lost,
+        duplicated: shared.duplicated.load(Relaxed),
+        out_of_order: shared.out_of_order.load(Relaxed),
+        corrupted: shared.corrupted.load(Relaxed),
+        abandoned_partial: books.abandoned_partial,
+        discarded_by_churn: books.discarded_by_churn,
+        churn_cycles: shared.churn_cycles.load(Relaxed),
+        stack_restarts: shared.stack_restarts.load(Relaxed),
+        late_callbacks_dropped: diag
+            .late_callbacks_dropped
+            .saturating_sub(base.late_callbacks),
+        threads_start: base.proc.threads as u64,
+        threads_end: end.threads as u64,
+        fds_start: base.proc.fds as u64,
+        fds_end: end.fds as u64,
+        rss_start_kb: base.proc.rss_kb,
+        rss_peak_kb: end.rss_peak_kb,
+        rss_end_kb: end.rss_kb,
+        elapsed_s: elapsed,
+        messages_per_s: delivered as f64 / elapsed.max(1e-9),
+        p50_latency_us: latency.quantile(0.5),
+        p99_latency_us: latency.quantile(0.99),
+        ok: false,
+        failures: shared.failures(),
+        seed: cfg.seed,
+        rounds: shared.rounds.load(Relaxed),
+        rss_after_round1_kb: shared.rss_after_round1_kb.load(Relaxed),
+        heap_after_round1_kb: shared.heap_after_round1_kb.load(Relaxed),
+        heap_end_kb: procstat::heap_in_use_kb(),
+        partial_sent: books.partial_sent,
+        partial_delivered: books.partial_delivered,
+        unexpected_closes: shared.unexpected_closes.load(Relaxed),
+        wire_packets: wire.packets,
+        wire_dropped: wire.dropped,
+        wire_duplicated: wire.duplicated,
+        wire_reordered: wire.reordered,
+        wire_corrupted: wire.corrupted,
+        garbage_injected: wire.garbage,
+        malformed_injected: shared.malformed.injected(),
+        association_restarts: diag
+            .association_restarts
+            .saturating_sub(base.association_restarts),
+        stall_probes: diag.stall_probes.saturating_sub(base.stall_probes),
+        panics: shared.panics.load(Relaxed) + callback_panics,
+        watchdog_tripped: watchdog,
+        capped: shared.capped.load(Relaxed),
+        usrsctp_build: diag.build.to_owned(),
+        usrsctp_version: diag.version.to_owned(),
+    };
+    if callback_panics > 0 {
+        r.failures.push(format!(
+            "{callback_panics} panics caught at the usrsctp callback boundary"
+        ));
+    }
+    // Forged packets with a valid checksum and verification tag are indistinguishable from
+    // the peer's own: they may legitimately abort associations, acknowledge or skip data, or
+    // deliver forged bytes. A malformed run is judged on crashes, hangs and leaks only.
+    if cfg.malformed == 0 {
+        let checks = [
+            (r.lost, "reliable messages lost"),
+            (r.duplicated, "messages duplicated"),
+            (r.out_of_order, "messages out of order"),
+            (r.corrupted, "messages corrupted"),
+        ];
+        for (count, what) in checks {
+            if count > 0 {
+                r.failures.push(format!("{count} {what}"));
+            }
+        }
+    }
+    r
+}
+
+/// Prints the report: JSON on stdout (and to `--json PATH`), the summary on stderr unless
+/// `--quiet`.
+pub fn emit(cfg: &Config, report: &Report) {
+    let json = report.to_json();
+    if let Some(path) = &cfg.json {
+        if let Err(e) = std::fs::write(path, &json) {
+            eprintln!("usrsctp-stress: writing {}: {e}", path.display());
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(json.as_bytes());
+    let _ = out.flush();
+    if !cfg.quiet {
+        eprint!("{}", report.summary());
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,362 +1,22 @@
-//! The orchestrator: rounds of traffic between worker threads, churn, stack restarts, the
-//! watchdog, progress lines, and the final accounting.
+//! The orchestrator: rounds of traffic between worker threads, churn, stack restarts, and the
+//! final verdict; it starts the watchdog and progress threads.
 
-use std::io::Write as _;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use usrsctp::{Diagnostics, Stack, StackConfig};
+use usrsctp::{Stack, StackConfig};
+use usrsctp_test_support::rng::{self, Rng};
 
 use crate::cli::Config;
-use crate::latency::Histogram;
-use crate::payload::Plan;
 use crate::procstat::{self, ProcStat};
-use crate::report::Report;
-use crate::rng::{self, Rng};
-use crate::wire::{Dest, WireStats};
-
-/// What travels in a worker's inbound channel.
-pub(crate) enum Inbound {
-    /// A packet from the wire for the association `dest` names.
-    Packet {
-        /// The receiving association.
-        dest: Dest,
-        /// The packet.
-        packet: Vec<u8>,
-        /// Made by `--malformed` (counted when it reaches a live association).
-        malformed: bool,
-    },
-    /// Side B: create your end of this incarnation (replacing any older one).
-    Create {
-        /// The incarnation.
-        ledger: Arc<Ledger>,
-    },
-    /// Side A: your peer was torn down; replace incarnation `stale_gen` of `slot`.
-    Respawn {
-        /// The pair slot.
-        slot: u32,
-        /// The incarnation to replace (ignored if it was replaced already).
-        stale_gen: u32,
-    },
-    /// Tear this worker down now, mid-transfer.
-    Churn,
-    /// The watchdog tripped: print what each unfinished pair end waits for.
-    Dump,
-    /// The round is over.
-    Stop,
-}
-
-/// The books of one incarnation of a pair, per direction (0: A to B, 1: B to A), shared by
-/// both ends.
-#[derive(Debug)]
-pub(crate) struct Ledger {
-    pub slot: u32,
-    pub gen: u32,
-    /// Reliable messages `send` accepted.
-    pub sent: [AtomicU64; 2],
-    /// Partial messages `send` accepted.
-    pub sent_partial: [AtomicU64; 2],
-    /// Distinct reliable messages delivered intact.
-    pub delivered: [AtomicU64; 2],
-    /// Distinct partial messages delivered intact.
-    pub delivered_partial: [AtomicU64; 2],
-    /// The sender has sent its share.
-    pub finished: [AtomicBool; 2],
-    /// Finished, and every reliable message arrived.
-    pub done: [AtomicBool; 2],
-    /// Torn down (or replaced) by churn.
-    pub churned: AtomicBool,
-    /// Ended without anyone closing it.
-    pub dead: AtomicBool,
-}
-
-impl Ledger {
-    fn new(slot: u32, gen: u32) -> Self {
-        Ledger {
-            slot,
-            gen,
-            sent: Default::default(),
-            sent_partial: Default::default(),
-            delivered: Default::default(),
-            delivered_partial: Default::default(),
-            finished: Default::default(),
-            done: Default::default(),
-            churned: AtomicBool::new(false),
-            dead: AtomicBool::new(false),
-        }
-    }
-}
-
-/// One pair slot of a round: where its ends live and its current incarnation.
-pub(crate) struct Slot {
-    /// Worker of side A (the one that creates incarnations).
-    pub a: usize,
-    /// Worker of side B.
-    pub b: usize,
-    pub current: Mutex<Option<Arc<Ledger>>>,
-    /// Messages accepted so far this round, all incarnations, per direction.
-    pub sent: [AtomicU64; 2],
-}
-
-impl Slot {
-    pub fn current_gen(&self) -> Option<u32> {
-        lock(&self.current).as_ref().map(|l| l.gen)
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// One round: a stack, the workers' channels, the slots and every incarnation's books.
-pub(crate) struct Round {
-    pub index: u32,
-    pub shared: Arc<Shared>,
-    pub stack: Stack,
-    pub txs: Vec<Sender<Inbound>>,
-    pub slots: Vec<Slot>,
-    pub ledgers: Mutex<Vec<Arc<Ledger>>>,
-}
-
-impl Round {
-    /// Registers a new incarnation of `slot` as its current one; the previous one counts as
-    /// replaced by churn.
-    pub fn new_incarnation(&self, slot: u32) -> Arc<Ledger> {
-        let mut cur = lock(&self.slots[slot as usize].current);
-        let gen = cur.as_ref().map_or(0, |l| l.gen + 1);
-        if let Some(old) = cur.as_ref() {
-            old.churned.store(true, Release);
-        }
-        let ledger = Arc::new(Ledger::new(slot, gen));
-        *cur = Some(ledger.clone());
-        drop(cur);
-        lock(&self.ledgers).push(ledger.clone());
-        ledger
-    }
-
-    /// True when every slot's current incarnation has delivered everything (or, outside
-    /// malformed mode, died: its undelivered messages then count as lost).
-    fn traffic_done(&self, malformed: bool) -> bool {
-        self.slots.iter().all(|s| {
-            lock(&s.current).as_ref().is_some_and(|l| {
-                !l.churned.load(Acquire)
-                    && ((l.done[0].load(Acquire) && l.done[1].load(Acquire))
-                        || (!malformed && l.dead.load(Acquire)))
-            })
-        })
-    }
-
-    /// True when every slot's current incarnation has sent its share in both directions.
-    fn senders_finished(&self) -> bool {
-        self.slots.iter().all(|s| {
-            lock(&s.current).as_ref().is_some_and(|l| {
-                l.dead.load(Acquire) || (l.finished[0].load(Acquire) && l.finished[1].load(Acquire))
-            })
-        })
-    }
-
-    fn sent(&self) -> u64 {
-        self.slots
-            .iter()
-            .map(|s| s.sent[0].load(Relaxed) + s.sent[1].load(Relaxed))
-            .sum()
-    }
-}
-
-/// Totals over incarnations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Accounting {
-    /// Reliable and partial messages accepted by `send`.
-    pub sent: u64,
-    /// Reliable messages never delivered, on incarnations churn did not tear down.
-    pub lost: u64,
-    /// Reliable messages never delivered, on incarnations churn tore down.
-    pub discarded_by_churn: u64,
-    /// Partial messages accepted.
-    pub partial_sent: u64,
-    /// Partial messages delivered.
-    pub partial_delivered: u64,
-    /// Partial messages not delivered.
-    pub abandoned_partial: u64,
-}
-
-impl Accounting {
-    fn add(&mut self, o: &Accounting) {
-        self.sent += o.sent;
-        self.lost += o.lost;
-        self.discarded_by_churn += o.discarded_by_churn;
-        self.partial_sent += o.partial_sent;
-        self.partial_delivered += o.partial_delivered;
-        self.abandoned_partial += o.abandoned_partial;
-    }
-
-    fn of(ledgers: &[Arc<Ledger>]) -> Accounting {
-        let mut a = Accounting::default();
-        for l in ledgers {
-            let churned = l.churned.load(Acquire);
-            for d in 0..2 {
-                let sent = l.sent[d].load(Acquire);
-                let undelivered = sent.saturating_sub(l.delivered[d].load(Acquire));
-                if churned {
-                    a.discarded_by_churn += undelivered;
-                } else {
-                    a.lost += undelivered;
-                }
-                let ps = l.sent_partial[d].load(Acquire);
-                let pd = l.delivered_partial[d].load(Acquire);
-                a.sent += sent + ps;
-                a.partial_sent += ps;
-                a.partial_delivered += pd;
-                a.abandoned_partial += ps.saturating_sub(pd);
-            }
-        }
-        a
-    }
-}
-
-/// State shared by the whole run: counters, the verdicts, and the books of finished rounds.
-pub(crate) struct Shared {
-    pub cfg: Config,
-    pub plan: Plan,
-    start: Instant,
-    pub sent: AtomicU64,
-    pub delivered: AtomicU64,
-    pub bytes_delivered: AtomicU64,
-    pub duplicated: AtomicU64,
-    pub out_of_order: AtomicU64,
-    pub corrupted: AtomicU64,
-    pub unexpected_closes: AtomicU64,
-    pub reliable_send_failures: AtomicU64,
-    /// Packet traces printed so far (a few per run).
-    pub traces_printed: AtomicU64,
-    /// Bumped by anything that shows the run is alive besides deliveries.
-    pub progress: AtomicU64,
-    pub stop_sending: AtomicBool,
-    pub malformed_left: AtomicU64,
-    pub malformed_injected: AtomicU64,
-    /// Malformed packets made and not yet taken from a worker's channel.
-    pub malformed_in_flight: AtomicU64,
-    pub inputs_fed: AtomicU64,
-    pub churn_cycles: AtomicU64,
-    pub stack_restarts: AtomicU64,
-    pub rounds: AtomicU64,
-    pub panics: AtomicU64,
-    pub capped: AtomicBool,
-    pub rss_after_round1_kb: AtomicU64,
-    pub heap_after_round1_kb: AtomicU64,
-    wire: Mutex<WireStats>,
-    latency: Mutex<Histogram>,
-    failures: Mutex<Vec<String>>,
-    notes: Mutex<Vec<String>>,
-    phase: Mutex<String>,
-    totals: Mutex<Accounting>,
-    current: Mutex<Option<Arc<Round>>>,
-}
-
-impl Shared {
-    fn new(cfg: Config) -> Self {
-        let plan = Plan {
-            seed: cfg.seed,
-            size_min: cfg.size_min,
-            size_max: cfg.size_max,
-            unordered: cfg.unordered,
-            partial: cfg.partial,
-        };
-        Shared {
-            malformed_left: AtomicU64::new(cfg.malformed),
-            cfg,
-            plan,
-            start: Instant::now(),
-            sent: AtomicU64::new(0),
-            delivered: AtomicU64::new(0),
-            bytes_delivered: AtomicU64::new(0),
-            duplicated: AtomicU64::new(0),
-            out_of_order: AtomicU64::new(0),
-            corrupted: AtomicU64::new(0),
-            unexpected_closes: AtomicU64::new(0),
-            reliable_send_failures: AtomicU64::new(0),
-            traces_printed: AtomicU64::new(0),
-            progress: AtomicU64::new(0),
-            stop_sending: AtomicBool::new(false),
-            malformed_injected: AtomicU64::new(0),
-            malformed_in_flight: AtomicU64::new(0),
-            inputs_fed: AtomicU64::new(0),
-            churn_cycles: AtomicU64::new(0),
-            stack_restarts: AtomicU64::new(0),
-            rounds: AtomicU64::new(0),
-            panics: AtomicU64::new(0),
-            capped: AtomicBool::new(false),
-            rss_after_round1_kb: AtomicU64::new(0),
-            heap_after_round1_kb: AtomicU64::new(0),
-            wire: Mutex::new(WireStats::default()),
-            latency: Mutex::new(Histogram::default()),
-            failures: Mutex::new(Vec::new()),
-            notes: Mutex::new(Vec::new()),
-            phase: Mutex::new(String::from("starting")),
-            totals: Mutex::new(Accounting::default()),
-            current: Mutex::new(None),
-        }
-    }
-
-    /// Microseconds since the run started.
-    pub fn now_us(&self) -> u64 {
-        self.start.elapsed().as_micros() as u64
-    }
-
-    /// Records a reason the run fails.
-    pub fn fail(&self, why: String) {
-        if !self.cfg.quiet {
-            eprintln!("usrsctp-stress: {why}");
-        }
-        let mut f = lock(&self.failures);
-        if f.len() < 20 {
-            f.push(why);
-        }
-    }
-
-    /// Records something worth showing (the first few of each run), without failing the run
-    /// by itself: the counters decide.
-    pub fn note(&self, what: String) {
-        let mut n = lock(&self.notes);
-        if n.len() < 10 {
-            if !self.cfg.quiet {
-                eprintln!("usrsctp-stress: {what}");
-            }
-            n.push(what);
-        }
-    }
-
-    /// Adds a finished worker's latency histogram and wire statistics.
-    pub fn merge(&self, hist: &Histogram, wire: &WireStats) {
-        lock(&self.latency).merge(hist);
-        lock(&self.wire).add(wire);
-    }
-
-    fn set_phase(&self, phase: String) {
-        *lock(&self.phase) = phase;
-        self.progress.fetch_add(1, Relaxed);
-    }
-
-    /// What has happened so far, for the progress counter the watchdog watches.
-    fn heartbeat(&self) -> u64 {
-        self.delivered.load(Relaxed)
-            + self.progress.load(Relaxed)
-            + self.malformed_injected.load(Relaxed)
-    }
-
-    /// The books so far: finished rounds plus the round under way.
-    fn accounting(&self) -> Accounting {
-        let mut a = *lock(&self.totals);
-        if let Some(round) = lock(&self.current).as_ref() {
-            a.add(&Accounting::of(&lock(&round.ledgers)));
-        }
-        a
-    }
-}
+use crate::progress::progress;
+use crate::report::{build_report, Baseline, Report};
+use crate::state::{Inbound, Round, Shared, Slot};
+use crate::watchdog::{dump_stuck, watchdog};
 
 /// The stack settings of the run: short timers, since the wire is in memory, and RFC 9260's
 /// retransmission limits (Association.Max.Retrans 10, Max.Init.Retransmits 8) instead of the
@@ -377,27 +37,10 @@ pub fn stack_config() -> StackConfig {
     }
 }
 
-/// What the run looked like before it started, to compare with the end.
-#[derive(Clone, Copy)]
-struct Baseline {
-    proc: ProcStat,
-    late_callbacks: u64,
-    callback_panics: u64,
-    association_restarts: u64,
-    stall_probes: u64,
-}
-
 /// Runs the stress test described by `cfg` and returns its report. The report's `ok` is the
 /// verdict; the caller prints it.
 pub fn run(cfg: Config) -> Report {
-    let diag = Diagnostics::current();
-    let base = Baseline {
-        proc: ProcStat::now(),
-        late_callbacks: diag.late_callbacks_dropped,
-        callback_panics: diag.callback_panics,
-        association_restarts: diag.association_restarts,
-        stall_probes: diag.stall_probes,
-    };
+    let base = Baseline::now();
     let shared = Arc::new(Shared::new(cfg));
     let finished = Arc::new(AtomicBool::new(false));
     let watchdog = spawn_named("stress-watchdog", {
@@ -528,7 +171,7 @@ fn run_round(shared: &Arc<Shared>, stack: &Stack, r: u32, last: bool, churn_targ
         slots,
         ledgers: Mutex::new(Vec::new()),
     });
-    *lock(&shared.current) = Some(round.clone());
+    shared.begin_round(round.clone());
     let mut lives = 0u64;
     let mut spawn = |w: usize, restart: bool| -> Option<JoinHandle<()>> {
         let (round, rx) = (round.clone(), rxs[w].clone());
@@ -566,7 +209,7 @@ fn run_round(shared: &Arc<Shared>, stack: &Stack, r: u32, last: bool, churn_targ
             break;
         }
         if let Some(d) = cfg.duration {
-            if shared.start.elapsed() >= d && !shared.stop_sending.swap(true, SeqCst) {
+            if shared.elapsed() >= d && !shared.stop_sending.swap(true, SeqCst) {
                 shared.capped.store(true, SeqCst);
             }
         }
@@ -588,7 +231,7 @@ fn run_round(shared: &Arc<Shared>, stack: &Stack, r: u32, last: bool, churn_targ
             }
         }
         let churn_ok = churn_done >= churn_target || stopping;
-        let malformed_ok = !last || shared.malformed_left.load(Relaxed) == 0;
+        let malformed_ok = !last || shared.malformed.left() == 0;
         if churn_ok && malformed_ok && round.traffic_done(cfg.malformed > 0) {
             break;
         }
@@ -621,26 +264,21 @@ fn run_round(shared: &Arc<Shared>, stack: &Stack, r: u32, last: bool, churn_targ
         join_worker(shared, w, h.take());
     }
     // Malformed packets nobody took go back to the budget.
-    for rx in &rxs {
-        let unfed = rx
-            .try_iter()
-            .filter(|item| {
-                matches!(
-                    item,
-                    Inbound::Packet {
-                        malformed: true,
-                        ..
-                    }
-                )
-            })
-            .count() as u64;
-        shared.malformed_left.fetch_add(unfed, Relaxed);
-    }
-    shared.malformed_in_flight.store(0, Relaxed);
-    let books = Accounting::of(&lock(&round.ledgers));
-    let mut current = lock(&shared.current);
-    lock(&shared.totals).add(&books);
-    *current = None;
+    let unfed = rxs
+        .iter()
+        .flat_map(|rx| rx.try_iter())
+        .filter(|item| {
+            matches!(
+                item,
+                Inbound::Packet {
+                    malformed: true,
+                    ..
+                }
+            )
+        })
+        .count() as u64;
+    shared.malformed.round_over(unfed);
+    shared.end_round(&round);
     completed
 }
 
@@ -653,220 +291,6 @@ fn join_worker(shared: &Shared, w: usize, handle: Option<JoinHandle<()>>) {
     }
 }
 
-fn build_report(shared: &Shared, base: Baseline, end: ProcStat, watchdog: bool) -> Report {
-    let cfg = &shared.cfg;
-    let books = shared.accounting();
-    let diag = Diagnostics::current();
-    let wire = *lock(&shared.wire);
-    let latency = lock(&shared.latency).clone();
-    let elapsed = shared.start.elapsed().as_secs_f64();
-    let delivered = shared.delivered.load(Relaxed);
-    let callback_panics = diag.callback_panics.saturating_sub(base.callback_panics);
-    let mut r = Report {
-        workers: cfg.workers as u64,
-        associations: cfg.slots() as u64,
-        messages_sent: books.sent,
-        messages_delivered: delivered,
-        bytes_delivered: shared.bytes_delivered.load(Relaxed),
-        lost: books.lost,
-        duplicated: shared.duplicated.load(Relaxed),
-        out_of_order: shared.out_of_order.load(Relaxed),
-        corrupted: shared.corrupted.load(Relaxed),
-        abandoned_partial: books.abandoned_partial,
-        discarded_by_churn: books.discarded_by_churn,
-        churn_cycles: shared.churn_cycles.load(Relaxed),
-        stack_restarts: shared.stack_restarts.load(Relaxed),
-        late_callbacks_dropped: diag
-            .late_callbacks_dropped
-            .saturating_sub(base.late_callbacks),
-        threads_start: base.proc.threads as u64,
-        threads_end: end.threads as u64,
-        fds_start: base.proc.fds as u64,
-        fds_end: end.fds as u64,
-        rss_start_kb: base.proc.rss_kb,
-        rss_peak_kb: end.rss_peak_kb,
-        rss_end_kb: end.rss_kb,
-        elapsed_s: elapsed,
-        messages_per_s: delivered as f64 / elapsed.max(1e-9),
-        p50_latency_us: latency.quantile(0.5),
-        p99_latency_us: latency.quantile(0.99),
-        ok: false,
-        failures: lock(&shared.failures).clone(),
-        seed: cfg.seed,
-        rounds: shared.rounds.load(Relaxed),
-        rss_after_round1_kb: shared.rss_after_round1_kb.load(Relaxed),
-        heap_after_round1_kb: shared.heap_after_round1_kb.load(Relaxed),
-        heap_end_kb: procstat::heap_in_use_kb(),
-        partial_sent: books.partial_sent,
-        partial_delivered: books.partial_delivered,
-        unexpected_closes: shared.unexpected_closes.load(Relaxed),
-        wire_packets: wire.packets,
-        wire_dropped: wire.dropped,
-        wire_duplicated: wire.duplicated,
-        wire_reordered: wire.reordered,
-        wire_corrupted: wire.corrupted,
-        garbage_injected: wire.garbage,
-        malformed_injected: shared.malformed_injected.load(Relaxed),
-        association_restarts: diag
-            .association_restarts
-            .saturating_sub(base.association_restarts),
-        stall_probes: diag.stall_probes.saturating_sub(base.stall_probes),
-        panics: shared.panics.load(Relaxed) + callback_panics,
-        watchdog_tripped: watchdog,
-        capped: shared.capped.load(Relaxed),
-        usrsctp_build: diag.build.to_owned(),
-        usrsctp_version: diag.version.to_owned(),
-    };
-    if callback_panics > 0 {
-        r.failures.push(format!(
-            "{callback_panics} panics caught at the usrsctp callback boundary"
-        ));
-    }
-    // Forged packets with a valid checksum and verification tag are indistinguishable from
-    // the peer's own: they may legitimately abort associations, acknowledge or skip data, or
-    // deliver forged bytes. A malformed run is judged on crashes, hangs and leaks only.
-    if cfg.malformed == 0 {
-        let checks = [
-            (r.lost, "reliable messages lost"),
-            (r.duplicated, "messages duplicated"),
-            (r.out_of_order, "messages out of order"),
-            (r.corrupted, "messages corrupted"),
-        ];
-        for (count, what) in checks {
-            if count > 0 {
-                r.failures.push(format!("{count} {what}"));
-            }
-        }
-    }
-    r
-}
-
-fn watchdog(shared: &Shared, finished: &AtomicBool, base: Baseline) {
-    let limit = shared.cfg.watchdog;
-    let mut last = (shared.heartbeat(), Instant::now());
-    while !finished.load(SeqCst) {
-        std::thread::sleep(Duration::from_millis(50));
-        let beat = shared.heartbeat();
-        if beat != last.0 {
-            last = (beat, Instant::now());
-            continue;
-        }
-        if last.1.elapsed() < limit {
-            continue;
-        }
-        let phase = lock(&shared.phase).clone();
-        dump_stuck(shared);
-        let mut report = build_report(shared, base, ProcStat::now(), true);
-        report.failures.push(format!(
-            "watchdog: no progress for {:.0} s during {phase}",
-            limit.as_secs_f64()
-        ));
-        report.ok = false;
-        emit(&shared.cfg, &report);
-        std::process::exit(2);
-    }
-}
-
-/// Watchdog (and stalled-round) aid: asks every worker of the round under way to print the pair ends that have
-/// not finished (stderr), prints the slots' own state, and gives the workers a moment.
-fn dump_stuck(shared: &Shared) {
-    let Some(round) = lock(&shared.current).clone() else {
-        return;
-    };
-    eprintln!(
-        "usrsctp-stress: unfinished pairs of round {}:",
-        round.index + 1
-    );
-    for (i, slot) in round.slots.iter().enumerate() {
-        let Some(l) = lock(&slot.current).clone() else {
-            eprintln!("  slot {i}: no incarnation");
-            continue;
-        };
-        let done = [l.done[0].load(Acquire), l.done[1].load(Acquire)];
-        if done == [true, true] {
-            continue;
-        }
-        eprintln!(
-            "  slot {i} (A on w{}, B on w{}) gen {}: sent {}/{} delivered {}/{} finished {:?} \
-             done {done:?} churned {} dead {}; slot sent {}/{}",
-            slot.a,
-            slot.b,
-            l.gen,
-            l.sent[0].load(Acquire),
-            l.sent[1].load(Acquire),
-            l.delivered[0].load(Acquire),
-            l.delivered[1].load(Acquire),
-            [l.finished[0].load(Acquire), l.finished[1].load(Acquire)],
-            l.churned.load(Acquire),
-            l.dead.load(Acquire),
-            slot.sent[0].load(Acquire),
-            slot.sent[1].load(Acquire),
-        );
-    }
-    eprintln!("  {:?}", Diagnostics::current());
-    for tx in &round.txs {
-        let _ = tx.send(Inbound::Dump);
-    }
-    std::thread::sleep(Duration::from_secs(3));
-}
-
-fn progress(shared: &Shared, finished: &AtomicBool) {
-    let cfg = &shared.cfg;
-    let expected = cfg.slots() as u64 * 2 * cfg.messages * u64::from(cfg.stack_restarts + 1);
-    let mut last = (0u64, 0u64, Instant::now());
-    let mut next = Instant::now() + Duration::from_secs(1);
-    while !finished.load(SeqCst) {
-        std::thread::sleep(Duration::from_millis(50));
-        if Instant::now() < next {
-            continue;
-        }
-        next += Duration::from_secs(1);
-        let delivered = shared.delivered.load(Relaxed);
-        let bytes = shared.bytes_delivered.load(Relaxed);
-        let dt = last.2.elapsed().as_secs_f64().max(1e-9);
-        let rate = (delivered - last.0) as f64 / dt;
-        let mbps = (bytes - last.1) as f64 / dt / 1e6;
-        last = (delivered, bytes, Instant::now());
-        let malformed = if cfg.malformed > 0 {
-            format!(
-                "  malformed {}/{}",
-                shared.malformed_injected.load(Relaxed),
-                cfg.malformed
-            )
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "[{:>6.1}s] {}  delivered {delivered}/{expected} ({rate:.0} msg/s, {mbps:.1} MB/s)  \
-             churn {}/{}  restarts {}/{}{malformed}  rss {} MB",
-            shared.start.elapsed().as_secs_f64(),
-            lock(&shared.phase),
-            shared.churn_cycles.load(Relaxed),
-            cfg.churn,
-            shared.stack_restarts.load(Relaxed),
-            cfg.stack_restarts,
-            procstat::memory().0 / 1024
-        );
-    }
-}
-
-/// Prints the report: JSON on stdout (and to `--json PATH`), the summary on stderr unless
-/// `--quiet`.
-pub fn emit(cfg: &Config, report: &Report) {
-    let json = report.to_json();
-    if let Some(path) = &cfg.json {
-        if let Err(e) = std::fs::write(path, &json) {
-            eprintln!("usrsctp-stress: writing {}: {e}", path.display());
-        }
-    }
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(json.as_bytes());
-    let _ = out.flush();
-    if !cfg.quiet {
-        eprint!("{}", report.summary());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -876,30 +300,5 @@ mod tests {
         assert_eq!(churn_per_round(200, 11).iter().sum::<u32>(), 200);
         assert_eq!(churn_per_round(3, 2), vec![2, 1]);
         assert_eq!(churn_per_round(0, 3), vec![0, 0, 0]);
-    }
-
-    #[test]
-    fn accounting_splits_undelivered_by_cause() {
-        let kept = Arc::new(Ledger::new(0, 0));
-        kept.sent[0].store(10, SeqCst);
-        kept.delivered[0].store(9, SeqCst);
-        kept.sent_partial[1].store(5, SeqCst);
-        kept.delivered_partial[1].store(3, SeqCst);
-        let churned = Arc::new(Ledger::new(0, 1));
-        churned.sent[1].store(7, SeqCst);
-        churned.delivered[1].store(4, SeqCst);
-        churned.churned.store(true, SeqCst);
-        let a = Accounting::of(&[kept, churned]);
-        assert_eq!(
-            a,
-            Accounting {
-                sent: 22,
-                lost: 1,
-                discarded_by_churn: 3,
-                partial_sent: 5,
-                partial_delivered: 3,
-                abandoned_partial: 2,
-            }
-        );
     }
 }

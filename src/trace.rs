@@ -4,6 +4,8 @@
 
 use std::fmt::{self, Write as _};
 
+use usrsctp_test_support::sctp::chunks;
+
 /// Packets kept per association end.
 const KEEP: usize = 48;
 /// Chunks described per packet.
@@ -61,22 +63,15 @@ impl Trace {
             chunks: [Chunk::default(); CHUNKS],
             count: 0,
         };
-        let mut off = 12;
-        while off + 4 <= packet.len() && e.count < u8::MAX {
-            let kind = packet[off];
-            let len = usize::from(u16::from_be_bytes([packet[off + 2], packet[off + 3]]));
-            let key = match kind {
-                0 | 1 | 2 | 3 | 0xC0 => be32(packet, off + 4),
+        for c in chunks(packet).take(usize::from(u8::MAX)) {
+            let key = match c.kind {
+                0 | 1 | 2 | 3 | 0xC0 => be32(packet, c.offset + 4),
                 _ => 0,
             };
             if usize::from(e.count) < CHUNKS {
-                e.chunks[usize::from(e.count)] = Chunk { kind, key };
+                e.chunks[usize::from(e.count)] = Chunk { kind: c.kind, key };
             }
             e.count += 1;
-            if len < 4 {
-                break;
-            }
-            off += (len + 3) & !3;
         }
         if self.ring.len() < KEEP {
             self.ring.push(e);

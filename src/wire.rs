@@ -2,8 +2,9 @@
 //! packet it sends into another worker's channel (loss, duplication, reordering, bit flips,
 //! injected garbage).
 
+use usrsctp_test_support::Rng;
+
 use crate::malformed;
-use crate::rng::Rng;
 
 /// Which association a packet is for: the pair slot, its incarnation and the receiving side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

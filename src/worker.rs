@@ -1,5 +1,5 @@
-//! One worker thread: its `Worker`, one end of several cross-worker pairs, its end of the wire,
-//! and the checks on everything it receives.
+//! One worker thread: its `Worker`, one end of several cross-worker pairs (see `pair_end`), its
+//! end of the wire, and the malformed packets it feeds.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -7,31 +7,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
-use usrsctp::{
-    ppid, AssocId, Association, AssociationConfig, Diagnostics, Event, Message, Reliability,
-    SendFailure, SendOptions, Worker,
-};
+use usrsctp::{ppid, AssocId, AssociationConfig, Diagnostics, Event, Message, SendFailure, Worker};
+use usrsctp_test_support::rng::{self, Rng};
 
+use crate::books::Ledger;
 use crate::latency::Histogram;
 use crate::malformed;
-use crate::payload::{self, Header, STREAMS};
-use crate::rng::{self, Rng};
-use crate::run::{Inbound, Ledger, Round};
-use crate::trace::{Trace, Way};
+use crate::pair_end::{Local, A, B};
+use crate::state::{Inbound, Round};
+use crate::tamper::Tamper;
+use crate::trace::Way;
 use crate::wire::{Dest, Wire};
 
-/// Messages queued per association per pass before the loop moves on.
-const SEND_BATCH: usize = 64;
 /// Events and inbound items handled per pass.
 const PASS: usize = 1024;
-/// Malformed packets generated per pass.
-const MALFORMED_BATCH: u64 = 64;
-/// Malformed packets that may wait for the stack thread before the workers hold back.
-const MALFORMED_BACKLOG: u64 = 20_000;
-
-/// Side A sends direction 0 and receives direction 1; side B the reverse.
-const A: u8 = 0;
-const B: u8 = 1;
 
 /// Why the worker loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,51 +29,6 @@ enum Exit {
     Churn,
     /// The round is over (or the orchestrator went away).
     Stop,
-}
-
-/// One end of one pair incarnation.
-struct Local {
-    slot: u32,
-    side: u8,
-    ledger: Arc<Ledger>,
-    assoc: Association,
-    /// The worker the other end lives on.
-    peer: usize,
-    connected: bool,
-    blocked: bool,
-    next_seq: u32,
-    /// Sequence numbers received (a bitmap), to find duplicates.
-    seen: Vec<u64>,
-    /// Highest sequence number received per ordered stream.
-    last_ordered: [Option<u32>; STREAMS as usize],
-    /// A recent real packet of ours, the seed of malformed ones.
-    sample: Option<Vec<u8>>,
-    transmits: u64,
-    /// The last packets it sent and received.
-    trace: Trace,
-    /// A failed reliable send was reported for it already.
-    failure_noted: bool,
-}
-
-impl Local {
-    fn dest_of_peer(&self) -> Dest {
-        Dest {
-            slot: self.slot,
-            gen: self.ledger.gen,
-            side: 1 - self.side,
-        }
-    }
-}
-
-/// Marks a sequence number seen; false if it was seen already.
-fn mark(seen: &mut Vec<u64>, seq: u32) -> bool {
-    let (word, bit) = ((seq / 64) as usize, seq % 64);
-    if seen.len() <= word {
-        seen.resize(word + 1, 0);
-    }
-    let fresh = seen[word] & (1 << bit) == 0;
-    seen[word] |= 1 << bit;
-    fresh
 }
 
 struct Loop {
@@ -102,47 +46,6 @@ struct Loop {
     stall: bool,
     malformed_mode: bool,
     tamper: Option<Tamper>,
-}
-
-/// Testing aid (`--debug-tamper`): spoils one received message in each of the ways the
-/// checks must catch, above SCTP, before verification.
-#[derive(Default)]
-struct Tamper {
-    seen: u64,
-    held: Option<((u32, u8), Message)>,
-    reordered: bool,
-}
-
-impl Tamper {
-    fn apply(&mut self, key: (u32, u8), mut msg: Message) -> Vec<((u32, u8), Message)> {
-        self.seen += 1;
-        let ordered_reliable = msg.ppid == ppid::BINARY && !msg.unordered;
-        let releases = self
-            .held
-            .as_ref()
-            .is_some_and(|(k, h)| *k == key && h.stream == msg.stream && !msg.unordered);
-        if releases {
-            if let Some(held) = self.held.take() {
-                return vec![(key, msg), held];
-            }
-        }
-        match self.seen {
-            100 if ordered_reliable => vec![],
-            200 => vec![(key, msg.clone()), (key, msg)],
-            300 => {
-                if let Some(b) = msg.data.last_mut() {
-                    *b ^= 0x40;
-                }
-                vec![(key, msg)]
-            }
-            n if n > 400 && ordered_reliable && !self.reordered => {
-                self.reordered = true;
-                self.held = Some((key, msg));
-                vec![]
-            }
-            _ => vec![(key, msg)],
-        }
-    }
 }
 
 /// Runs worker `index` for `round` until it is told to stop or to churn. `restart` says that
@@ -235,25 +138,8 @@ impl Loop {
         match self.worker.associate(association_config()) {
             Ok(assoc) => {
                 self.by_id.insert(assoc.id(), (slot, side));
-                self.locals.insert(
-                    (slot, side),
-                    Local {
-                        slot,
-                        side,
-                        ledger,
-                        assoc,
-                        peer,
-                        connected: false,
-                        blocked: false,
-                        next_seq: 0,
-                        seen: Vec::new(),
-                        last_ordered: [None; STREAMS as usize],
-                        sample: None,
-                        transmits: 0,
-                        trace: Trace::default(),
-                        failure_noted: false,
-                    },
-                );
+                self.locals
+                    .insert((slot, side), Local::new(slot, side, ledger, assoc, peer));
             }
             Err(e) => {
                 ledger.dead.store(true, Release);
@@ -366,16 +252,10 @@ impl Loop {
                 let taken =
                     fed || matches!(result, Some(Err(usrsctp::Error::MalformedPacket { .. })));
                 if fed {
-                    shared.inputs_fed.fetch_add(1, Relaxed);
+                    shared.malformed.fed();
                 }
                 if malformed {
-                    shared.malformed_in_flight.fetch_sub(1, Relaxed);
-                    if taken {
-                        shared.malformed_injected.fetch_add(1, Relaxed);
-                    } else {
-                        // Its association is gone: another packet will be made in its place.
-                        shared.malformed_left.fetch_add(1, Relaxed);
-                    }
+                    shared.malformed.arrived(taken);
                 }
             }
             Inbound::Create { ledger } => {
@@ -406,26 +286,7 @@ impl Loop {
     /// Prints (stderr) each end here whose pair has not finished, with the crate's view of it.
     fn dump(&self) {
         for l in self.locals.values() {
-            let ledger = &l.ledger;
-            if ledger.done[0].load(Acquire) && ledger.done[1].load(Acquire) {
-                continue;
-            }
-            eprintln!(
-                "  w{} slot {} gen {} side {}: id {} {:?} connected {} blocked {} next_seq {} \
-                 seen {} stats {:?}",
-                self.index,
-                l.slot,
-                ledger.gen,
-                if l.side == A { "A" } else { "B" },
-                l.assoc.id(),
-                l.assoc.state(),
-                l.connected,
-                l.blocked,
-                l.next_seq,
-                l.seen.iter().map(|w| w.count_ones()).sum::<u32>(),
-                l.assoc.stats(),
-            );
-            eprint!("{}", l.trace);
+            l.dump(self.index);
         }
     }
 
@@ -500,7 +361,7 @@ impl Loop {
                                  (reported once per association end)",
                                 l.slot,
                                 l.ledger.gen,
-                                if l.side == A { "A" } else { "B" }
+                                l.side_name()
                             ));
                         }
                     }
@@ -531,14 +392,14 @@ impl Loop {
                         "slot {} gen {} side {}: association closed unexpectedly: {reason:?}",
                         l.slot,
                         l.ledger.gen,
-                        if l.side == A { "A" } else { "B" }
+                        l.side_name()
                     ));
                     if self.round.shared.traces_printed.fetch_add(1, Relaxed) < 4 {
                         eprintln!(
                             "usrsctp-stress: last packets of slot {} gen {} side {} ({}):\n{}",
                             l.slot,
                             l.ledger.gen,
-                            if l.side == A { "A" } else { "B" },
+                            l.side_name(),
                             l.assoc.id(),
                             l.trace
                         );
@@ -550,135 +411,18 @@ impl Loop {
     }
 
     fn verify(&mut self, key: (u32, u8), message: Message) {
-        let shared = &self.round.shared;
-        let Some(l) = self.locals.get_mut(&key) else {
-            return;
-        };
-        let dir = 1 - l.side;
-        let header = match payload::decode(&message.data) {
-            Ok(h) => h,
-            Err(why) => {
-                shared.corrupted.fetch_add(1, Relaxed);
-                shared.note(format!("slot {}: corrupted message ({why:?})", l.slot));
-                return;
-            }
-        };
-        let expected_ppid = if header.partial {
-            ppid::BINARY_PARTIAL
-        } else {
-            ppid::BINARY
-        };
-        let belongs = header.slot == l.slot
-            && header.gen == l.ledger.gen
-            && header.dir == dir
-            && header.stream == message.stream
-            && header.stream < STREAMS
-            && header.unordered == message.unordered
-            && message.ppid == expected_ppid
-            && u64::from(header.seq) <= shared.cfg.messages;
-        if !belongs {
-            shared.corrupted.fetch_add(1, Relaxed);
-            shared.note(format!(
-                "slot {} gen {}: message that does not belong here: {header:?} on stream {} ppid {}",
-                l.slot, l.ledger.gen, message.stream, message.ppid
-            ));
-            return;
+        if let Some(l) = self.locals.get_mut(&key) {
+            l.verify(&self.round.shared, &mut self.hist, message);
         }
-        if !mark(&mut l.seen, header.seq) {
-            shared.duplicated.fetch_add(1, Relaxed);
-            return;
-        }
-        if !header.unordered {
-            let last = &mut l.last_ordered[usize::from(header.stream)];
-            if last.is_some_and(|prev| header.seq < prev) {
-                shared.out_of_order.fetch_add(1, Relaxed);
-            } else {
-                *last = Some(header.seq);
-            }
-        }
-        let d = usize::from(dir);
-        if header.partial {
-            l.ledger.delivered_partial[d].fetch_add(1, Relaxed);
-        } else {
-            l.ledger.delivered[d].fetch_add(1, Release);
-            let now = shared.now_us();
-            self.hist.record(now.saturating_sub(header.sent_us));
-        }
-        shared.delivered.fetch_add(1, Relaxed);
-        shared
-            .bytes_delivered
-            .fetch_add(message.data.len() as u64, Relaxed);
     }
 
     fn send_all(&mut self) -> usize {
+        let stop = self.round.shared.stop_sending.load(Acquire);
         let round = &self.round;
-        let shared = &round.shared;
-        let quota = shared.cfg.messages;
-        let stop = shared.stop_sending.load(Acquire);
-        let mut sent = 0;
-        for l in self.locals.values_mut() {
-            let d = usize::from(l.side);
-            let slot = &round.slots[l.slot as usize];
-            if stop || slot.sent[d].load(Acquire) >= quota {
-                l.ledger.finished[d].store(true, Release);
-                continue;
-            }
-            if !l.connected || l.blocked {
-                continue;
-            }
-            let now = shared.now_us();
-            for _ in 0..SEND_BATCH {
-                let n = slot.sent[d].load(Acquire);
-                if n >= quota {
-                    l.ledger.finished[d].store(true, Release);
-                    break;
-                }
-                let shape = shared.plan.shape(round.index, l.slot, d as u8, n);
-                let header = Header {
-                    slot: l.slot,
-                    gen: l.ledger.gen,
-                    dir: d as u8,
-                    unordered: shape.unordered,
-                    partial: shape.partial,
-                    stream: shape.stream,
-                    seq: l.next_seq,
-                    len: shape.len,
-                    sent_us: now,
-                };
-                let (ppid, reliability) = if shape.partial {
-                    (ppid::BINARY_PARTIAL, Reliability::MaxRetransmits(0))
-                } else {
-                    (ppid::BINARY, Reliability::Reliable)
-                };
-                let opts = SendOptions {
-                    unordered: shape.unordered,
-                    reliability,
-                };
-                match l
-                    .assoc
-                    .send(shape.stream, ppid, payload::encode(&header), opts)
-                {
-                    Ok(_) => {
-                        l.next_seq += 1;
-                        if shape.partial {
-                            l.ledger.sent_partial[d].fetch_add(1, Release);
-                        } else {
-                            l.ledger.sent[d].fetch_add(1, Release);
-                        }
-                        slot.sent[d].fetch_add(1, Release);
-                        shared.sent.fetch_add(1, Relaxed);
-                        sent += 1;
-                    }
-                    Err(e) if e.is_would_block() => {
-                        l.blocked = true;
-                        break;
-                    }
-                    // Closed: its Closed event follows.
-                    Err(_) => break,
-                }
-            }
-        }
-        sent
+        self.locals
+            .values_mut()
+            .map(|l| l.send_batch(round, stop))
+            .sum()
     }
 
     /// Marks each direction this worker receives as done once its sender finished and every
@@ -699,17 +443,12 @@ impl Loop {
 
     /// Feeds malformed packets, made from our own recent packets, to the peers' associations.
     fn inject_malformed(&mut self) -> usize {
-        let shared = &self.round.shared;
-        if !self.malformed_mode || shared.malformed_left.load(Relaxed) == 0 {
-            return 0;
-        }
-        // Hold back while too many wait, in the workers' channels or in the stack's queue.
-        if shared.malformed_in_flight.load(Relaxed) > MALFORMED_BACKLOG {
-            return 0;
-        }
-        let d = Diagnostics::current();
-        let taken = d.packets_in + d.inputs_dropped;
-        if shared.inputs_fed.load(Relaxed).saturating_sub(taken) > MALFORMED_BACKLOG {
+        let budget = &self.round.shared.malformed;
+        let stack_taken = || {
+            let d = Diagnostics::current();
+            d.packets_in + d.inputs_dropped
+        };
+        if !self.malformed_mode || !budget.ready(stack_taken) {
             return 0;
         }
         let targets: Vec<(usize, Dest, Vec<u8>)> = self
@@ -725,16 +464,7 @@ impl Loop {
         if targets.is_empty() {
             return 0;
         }
-        let Ok(prev) = shared
-            .malformed_left
-            .fetch_update(Relaxed, Relaxed, |left| {
-                Some(left.saturating_sub(MALFORMED_BATCH))
-            })
-        else {
-            return 0;
-        };
-        let n = prev.min(MALFORMED_BATCH);
-        shared.malformed_in_flight.fetch_add(n, Relaxed);
+        let n = budget.take_batch();
         for _ in 0..n {
             let (peer, dest, sample) = &targets[self.rng.below(targets.len() as u64) as usize];
             let packet = malformed::malformed(&mut self.rng, sample);

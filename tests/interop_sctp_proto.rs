@@ -13,11 +13,12 @@ use sctp_proto::{
     StreamEvent, TransportConfig,
 };
 use support::proto::{Link, ProtoMessage, ProtoRole};
-use support::{pattern, T};
+use support::T;
 use usrsctp::{
     ppid, AssociationConfig, CloseReason, Error, Event, Reliability, ResetDirection, ResetOutcome,
     SendOptions,
 };
+use usrsctp_test_support::pattern;
 
 /// sctp-proto's default maximum message size, both ways (its `DEFAULT_MAX_MESSAGE_SIZE`).
 const PROTO_MAX: usize = 65_536;
@@ -146,7 +147,7 @@ fn messages_from_empty_to_the_largest_size_both_accept() {
         // Ours -> sctp-proto.
         for (i, &len) in SIZES.iter().enumerate() {
             link.ours
-                .send(stream, ppid::BINARY, pattern(i as u32, len), opts)
+                .send(stream, ppid::BINARY, pattern(0, i as u32, len), opts)
                 .unwrap_or_else(|e| panic!("send {len} B: {e}"));
         }
         let mut got = wait_proto_messages(&mut link, SIZES.len(), T);
@@ -162,7 +163,7 @@ fn messages_from_empty_to_the_largest_size_both_accept() {
                 assert_eq!(m.ppid, ppid::BINARY);
                 assert_eq!(
                     m.data,
-                    pattern(i as u32, len),
+                    pattern(0, i as u32, len),
                     "{len} B, unordered {unordered}"
                 );
             }
@@ -173,7 +174,7 @@ fn messages_from_empty_to_the_largest_size_both_accept() {
             let (ppi, data) = if len == 0 {
                 (Ppi::BinaryEmpty, vec![0])
             } else {
-                (Ppi::Binary, pattern(i as u32, len))
+                (Ppi::Binary, pattern(0, i as u32, len))
             };
             proto_send(&mut link, stream, ppi, &data)
                 .unwrap_or_else(|e| panic!("sctp-proto send {len} B: {e}"));
@@ -190,7 +191,7 @@ fn messages_from_empty_to_the_largest_size_both_accept() {
                 assert!(m.data.is_empty(), "the padding byte is removed");
             } else {
                 assert_eq!(m.ppid, ppid::BINARY);
-                assert_eq!(m.data, pattern(i as u32, len));
+                assert_eq!(m.data, pattern(0, i as u32, len));
             }
         }
     }
@@ -221,7 +222,7 @@ fn partial_reliability_both_ways_over_a_lossy_wire() {
     let rtx0 = SendOptions::reliable().with_reliability(Reliability::MaxRetransmits(0));
     for i in 0..N {
         link.ours
-            .send(1, ppid::BINARY, pattern(i, 200), rtx0)
+            .send(1, ppid::BINARY, pattern(0, i, 200), rtx0)
             .unwrap();
         if i % 20 == 0 {
             link.run_for(Duration::from_millis(2));
@@ -257,7 +258,7 @@ fn partial_reliability_both_ways_over_a_lossy_wire() {
     // sctp-proto -> ours: the same, with sctp-proto's per-stream reliability.
     proto_set_reliability(&mut link, 5, false, ReliabilityType::Rexmit, 0);
     for i in 0..N {
-        proto_send(&mut link, 5, Ppi::Binary, &pattern(i, 200)).unwrap();
+        proto_send(&mut link, 5, Ppi::Binary, &pattern(0, i, 200)).unwrap();
         if i % 20 == 0 {
             link.run_for(Duration::from_millis(2));
         }
@@ -545,7 +546,7 @@ fn lossy_wire_delivers_everything_in_order_both_ways() {
     const N: u32 = 300;
     let mut link = connected(ProtoRole::Client);
     link.loss = 0.1;
-    let mut rng = support::Rng::new(42);
+    let mut rng = usrsctp_test_support::Rng::new(42);
     let sizes: Vec<usize> = (0..N)
         .map(|_| 1 + (rng.next_u64() % 3000) as usize)
         .collect();
@@ -565,7 +566,7 @@ fn lossy_wire_delivers_everything_in_order_both_ways() {
             match link.ours.send(
                 7,
                 ppid::BINARY,
-                pattern(sent_ours, sizes[i]),
+                pattern(0, sent_ours, sizes[i]),
                 SendOptions::reliable(),
             ) {
                 Ok(_) => sent_ours += 1,
@@ -575,14 +576,20 @@ fn lossy_wire_delivers_everything_in_order_both_ways() {
         }
         while sent_theirs < N && sent_theirs < got_ours + 50 {
             let i = sent_theirs as usize;
-            proto_send(&mut link, 7, Ppi::Binary, &pattern(sent_theirs, sizes[i])).unwrap();
+            proto_send(
+                &mut link,
+                7,
+                Ppi::Binary,
+                &pattern(0, sent_theirs, sizes[i]),
+            )
+            .unwrap();
             sent_theirs += 1;
         }
         link.step();
         for m in link.peer.received.drain(..) {
             assert_eq!(
                 m.data,
-                pattern(got_theirs, sizes[got_theirs as usize]),
+                pattern(0, got_theirs, sizes[got_theirs as usize]),
                 "sctp-proto got message {got_theirs} intact, in order"
             );
             got_theirs += 1;
@@ -590,7 +597,7 @@ fn lossy_wire_delivers_everything_in_order_both_ways() {
         for m in link.our_messages() {
             assert_eq!(
                 m.data,
-                pattern(got_ours, sizes[got_ours as usize]),
+                pattern(0, got_ours, sizes[got_ours as usize]),
                 "we got message {got_ours} intact, in order"
             );
             got_ours += 1;

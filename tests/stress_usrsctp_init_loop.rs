@@ -23,16 +23,29 @@
 
 use std::time::{Duration, Instant};
 
-use usrsctp::{AssociationConfig, Diagnostics, Error, Event, Stack, StackConfig, Worker};
+use usrsctp::{
+    Association, AssociationConfig, Diagnostics, Error, Event, Stack, StackConfig, Worker,
+};
+use usrsctp_test_support::Rng;
+
+/// Two workers of `stack`, each with one association (not yet connected).
+fn pair(stack: &Stack) -> (Worker, Association, Worker, Association) {
+    let (wa, wb) = (
+        stack.worker().expect("worker"),
+        stack.worker().expect("worker"),
+    );
+    let a = wa
+        .associate(AssociationConfig::default())
+        .expect("associate");
+    let b = wb
+        .associate(AssociationConfig::default())
+        .expect("associate");
+    (wa, a, wb, b)
+}
 
 /// Carries packets between the two associations (same thread) until both are connected;
 /// returns a packet A sent, for its ports and verification tag.
-fn connect(
-    wa: &Worker,
-    a: &usrsctp::Association,
-    wb: &Worker,
-    b: &usrsctp::Association,
-) -> Vec<u8> {
+fn connect(wa: &Worker, a: &Association, wb: &Worker, b: &Association) -> Vec<u8> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let (mut up_a, mut up_b, mut sample) = (false, false, None);
     while !(up_a && up_b && sample.is_some()) {
@@ -79,7 +92,7 @@ fn handled() -> u64 {
 
 /// An INIT chunk with random fixed fields and 0–5 random but well-formed parameters
 /// (address, cookie-preservative, supported-address-types, forward-TSN, extensions, unknown).
-fn random_init(rng: &mut usrsctp_harness::rng::Rng) -> Vec<u8> {
+fn random_init(rng: &mut Rng) -> Vec<u8> {
     const TYPES: [u16; 8] = [5, 6, 9, 11, 12, 0xc000, 0x8008, 0x8002];
     let mut c = vec![1, 0, 0, 0];
     let mut fixed = [0u8; 16];
@@ -113,8 +126,8 @@ fn random_init(rng: &mut usrsctp_harness::rng::Rng) -> Vec<u8> {
 /// pass must each be processed by the stack within 2 s.
 #[test]
 fn malformed_init_chunks_do_not_hang_the_stack() {
-    use usrsctp_harness::malformed::{chunk_offsets, fix_checksum, malformed};
-    use usrsctp_harness::rng::Rng;
+    use usrsctp_harness::malformed::malformed;
+    use usrsctp_test_support::sctp::{chunk_offsets, fill_checksum};
     const PACKETS: u64 = 20_000;
     let stack = Stack::get_or_start(StackConfig::default()).expect("stack");
     let refused_before = {
@@ -124,16 +137,7 @@ fn malformed_init_chunks_do_not_hang_the_stack() {
     let mut rng = Rng::new(1);
     let (mut tried, mut refused, mut accepted, mut pairs) = (0u64, 0u64, 0u64, 0u64);
     while tried < PACKETS {
-        let (wa, wb) = (
-            stack.worker().expect("worker"),
-            stack.worker().expect("worker"),
-        );
-        let a = wa
-            .associate(AssociationConfig::default())
-            .expect("associate");
-        let b = wb
-            .associate(AssociationConfig::default())
-            .expect("associate");
+        let (wa, a, wb, b) = pair(&stack);
         let sample = connect(&wa, &a, &wb, &b);
         pairs += 1;
         while tried < PACKETS {
@@ -149,7 +153,7 @@ fn malformed_init_chunks_do_not_hang_the_stack() {
                 p.truncate(12);
                 p[4..8].copy_from_slice(&[0; 4]);
                 p.extend(random_init(&mut rng));
-                fix_checksum(&mut p);
+                fill_checksum(&mut p);
             }
             tried += 1;
             let before = handled();
@@ -186,16 +190,7 @@ fn malformed_init_chunks_do_not_hang_the_stack() {
     let d = Diagnostics::current();
     assert!(d.inputs_refused + d.checksum_errors - refused_before >= refused);
     // A pair still works afterwards: the stack thread is alive.
-    let (wa, wb) = (
-        stack.worker().expect("worker"),
-        stack.worker().expect("worker"),
-    );
-    let a = wa
-        .associate(AssociationConfig::default())
-        .expect("associate");
-    let b = wb
-        .associate(AssociationConfig::default())
-        .expect("associate");
+    let (wa, a, wb, b) = pair(&stack);
     assert!(!connect(&wa, &a, &wb, &b).is_empty());
 }
 
@@ -207,16 +202,7 @@ fn malformed_init_chunks_do_not_hang_the_stack() {
 #[test]
 fn init_with_a_zero_length_parameter_is_refused() {
     let stack = Stack::get_or_start(StackConfig::default()).expect("stack");
-    let (wa, wb) = (
-        stack.worker().expect("worker"),
-        stack.worker().expect("worker"),
-    );
-    let a = wa
-        .associate(AssociationConfig::default())
-        .expect("associate");
-    let b = wb
-        .associate(AssociationConfig::default())
-        .expect("associate");
+    let (wa, a, wb, b) = pair(&stack);
     let sample = connect(&wa, &a, &wb, &b);
     let mut p = sample[..4].to_vec(); // A's ports: the packet comes "from A"
     p.extend_from_slice(&[0; 8]); // verification tag 0, checksum (filled below)
@@ -226,7 +212,7 @@ fn init_with_a_zero_length_parameter_is_refused() {
     p.extend_from_slice(&[0, 16, 0, 16]); // streams out / in
     p.extend_from_slice(&1u32.to_be_bytes()); // initial TSN
     p.extend_from_slice(&[0x12, 0x34, 0, 0]); // unknown parameter, length 0
-    usrsctp_harness::malformed::fix_checksum(&mut p);
+    usrsctp_test_support::fill_checksum(&mut p);
     let err = b.input(p).expect_err("refused before usrsctp sees it");
     assert!(matches!(err, Error::MalformedPacket { .. }), "{err}");
     // The association and the stack are unharmed: a message still goes through.

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use usrsctp::{Stack, StackConfig};
 use usrsctp_sys as sys;
+use usrsctp_test_support::{checksum_ok, fill_checksum};
 
 use super::payload;
 
@@ -32,24 +33,6 @@ const PPID: u32 = 53;
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// Packets usrsctp emitted, with the token (AF_CONN address) they were emitted for.
 static PACKETS: Mutex<VecDeque<(usize, Vec<u8>)>> = Mutex::new(VecDeque::new());
-
-/// The CRC32c of an SCTP packet with its checksum field taken as zero.
-fn crc(packet: &[u8]) -> u32 {
-    let crc = crc32c::crc32c(&packet[..8]);
-    let crc = crc32c::crc32c_append(crc, &[0; 4]);
-    crc32c::crc32c_append(crc, &packet[12..])
-}
-
-fn fill_checksum(packet: &mut [u8]) {
-    if packet.len() >= 12 {
-        let sum = crc(packet);
-        packet[8..12].copy_from_slice(&sum.to_le_bytes());
-    }
-}
-
-fn checksum_ok(packet: &[u8]) -> bool {
-    packet.len() >= 12 && crc(packet).to_le_bytes() == packet[8..12]
-}
 
 /// The AF_CONN output callback: copies the packet into [`PACKETS`]; never calls usrsctp.
 unsafe extern "C" fn raw_output(

@@ -26,21 +26,3 @@ pub fn stack() -> Stack {
 
 /// Default time limit of one wait in these tests.
 pub const T: Duration = Duration::from_secs(20);
-
-/// The harness's seeded, reproducible generator (for loss and payloads).
-pub use usrsctp_harness::rng::Rng;
-
-/// Deterministic payload of `len` bytes for message `seq`, its sequence number in front.
-pub fn pattern(seq: u32, len: usize) -> Vec<u8> {
-    let mut data: Vec<u8> = (0..len)
-        .map(|i| {
-            (i as u32)
-                .wrapping_mul(31)
-                .wrapping_add(seq.wrapping_mul(7)) as u8
-        })
-        .collect();
-    if len >= 4 {
-        data[..4].copy_from_slice(&seq.to_le_bytes());
-    }
-    data
-}

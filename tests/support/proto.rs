@@ -13,7 +13,7 @@ use sctp_proto::{
 };
 use usrsctp::{Association, AssociationConfig, Event, Worker};
 
-use super::Rng;
+use usrsctp_test_support::Rng;
 
 /// Which side of the handshake sctp-proto plays. We always send an INIT too (WebRTC
 /// simultaneous open); as a client sctp-proto drops it and usrsctp answers sctp-proto's INIT.

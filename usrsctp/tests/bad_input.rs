@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{default_pair, fix_checksum, receive_messages, Endpoint, Rng};
+use common::{default_pair, receive_messages, Endpoint};
 use usrsctp::{ppid, Error, Event, SendOptions};
+use usrsctp_test_support::{fill_checksum, Rng};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -114,7 +115,7 @@ fn bad_input() {
             let cut = 12 + rng.below((src.len() - 12).max(1) as u64) as usize;
             let mut p = src[..cut.min(src.len())].to_vec();
             if i % 2 == 0 {
-                fix_checksum(&mut p);
+                fill_checksum(&mut p);
             }
             match ep.assoc.input(p) {
                 // Fed to usrsctp, or refused: a wrong checksum, an invalid INIT.
@@ -140,7 +141,7 @@ fn bad_input() {
                 chunk[2..4].copy_from_slice(&(body as u16).to_be_bytes());
             }
             p.extend_from_slice(&chunk);
-            fix_checksum(&mut p);
+            fill_checksum(&mut p);
             if let Err(Error::Closed { .. }) = ep.assoc.input(p) {
                 break; // closed by a garbage ABORT or protocol violation
             }

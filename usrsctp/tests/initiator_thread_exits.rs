@@ -5,8 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{pair, pattern, receive_messages, test_stack_config};
+use common::{pair, receive_messages, test_stack_config};
 use usrsctp::{ppid, AssociationConfig, Diagnostics, Error, Event, SendOptions, Stack};
+use usrsctp_test_support::pattern;
 
 const N: u32 = 10_000;
 

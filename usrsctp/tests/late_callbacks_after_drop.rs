@@ -6,8 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{pattern, receive_messages, stack, Endpoint};
+use common::{receive_messages, stack, Endpoint};
 use usrsctp::{ppid, AssociationConfig, CloseReason, Diagnostics, Error, Event, SendOptions};
+use usrsctp_test_support::pattern;
 
 #[test]
 fn late_callbacks_after_drop() {

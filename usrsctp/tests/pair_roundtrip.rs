@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{default_pair, pattern, receive_messages, Endpoint};
+use common::{default_pair, receive_messages, Endpoint};
 use usrsctp::{ppid, CloseReason, SendOptions};
+use usrsctp_test_support::pattern;
 
 const SIZES: [usize; 5] = [0, 1, 1024, 64 * 1024, 200 * 1024];
 const ORDERED_STREAM: u16 = 1;

@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{pair, pattern, pattern_seq, test_stack_config};
+use common::{pair, test_stack_config};
 use usrsctp::{
     ppid, AssociationConfig, Event, Reliability, SendFailure, SendOptions, Stack, StackConfig,
 };
+use usrsctp_test_support::{pattern, pattern_seq};
 
 const N: u32 = 300;
 const RTX0: u16 = 1;

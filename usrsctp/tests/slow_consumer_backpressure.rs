@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{pair, pattern};
+use common::pair;
 use usrsctp::{ppid, AssociationConfig, Error, Event, SendOptions};
+use usrsctp_test_support::pattern;
 
 const N: u32 = 2000;
 const SIZE: usize = 1024;

@@ -6,8 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{default_pair, pattern, receive_messages, test_stack_config};
+use common::{default_pair, receive_messages, test_stack_config};
 use usrsctp::{ppid, AssociationConfig, CloseReason, Error, Event, SendOptions, Stack};
+use usrsctp_test_support::pattern;
 
 const CYCLES: u64 = 4;
 const MESSAGES: u32 = 200;

@@ -12,6 +12,7 @@ use usrsctp::{
     ppid, Association, AssociationConfig, Diagnostics, Event, SendOptions, Stack, StackConfig,
     Worker,
 };
+use usrsctp_test_support::sctp::has_data;
 
 const RTO_MS: u32 = 3_000;
 const PROBE_MS: u32 = 300;
@@ -54,21 +55,6 @@ fn pump(
         if idle {
             std::thread::sleep(Duration::from_millis(2));
         }
-    }
-    false
-}
-
-fn has_data(packet: &[u8]) -> bool {
-    let mut at = 12;
-    while at + 4 <= packet.len() {
-        let len = usize::from(u16::from_be_bytes([packet[at + 2], packet[at + 3]]));
-        if packet[at] == 0 {
-            return true;
-        }
-        if len < 4 {
-            return false;
-        }
-        at += (len + 3) & !3;
     }
     false
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use usrsctp::{Association, AssociationConfig, CloseReason, Event, Stack, StackConfig, Worker};
+use usrsctp_test_support::Rng;
 
 /// Short timers so lossy tests finish in seconds; everything else WebRTC defaults.
 pub fn test_stack_config() -> StackConfig {
@@ -23,66 +24,6 @@ pub fn test_stack_config() -> StackConfig {
 
 pub fn stack() -> Stack {
     Stack::get_or_start(test_stack_config()).expect("the usrsctp stack starts")
-}
-
-/// xorshift64*: a small, seeded, reproducible generator.
-#[derive(Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 > 1.0 - p
-    }
-    pub fn fill(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            *b = self.next_u64() as u8;
-        }
-    }
-}
-
-/// Writes a correct SCTP checksum into `packet` (bytes 8..12, little-endian as on the wire):
-/// CRC32c over the packet with the checksum field zeroed (RFC 9260 appendix A).
-pub fn fix_checksum(packet: &mut [u8]) {
-    packet[8..12].copy_from_slice(&[0; 4]);
-    let crc = crc32c::crc32c(packet);
-    packet[8..12].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// Deterministic payload of message `seq` from `tag`: the sequence number (little-endian) in
-/// the first four bytes when there is room, then bytes that depend on tag, seq and position.
-pub fn pattern(tag: u8, seq: u32, len: usize) -> Vec<u8> {
-    let mut data: Vec<u8> = (0..len)
-        .map(|i| {
-            (i as u32)
-                .wrapping_mul(31)
-                .wrapping_add(seq.wrapping_mul(7))
-                .wrapping_add(u32::from(tag)) as u8
-        })
-        .collect();
-    if len >= 4 {
-        data[..4].copy_from_slice(&seq.to_le_bytes());
-    }
-    data
-}
-
-/// The sequence number `pattern` wrote, if the rest of the payload matches it.
-pub fn pattern_seq(tag: u8, data: &[u8]) -> Option<u32> {
-    let seq = u32::from_le_bytes(data.get(..4)?.try_into().ok()?);
-    (pattern(tag, seq, data.len()) == data).then_some(seq)
 }
 
 /// One side of a pair: a worker, its association, and its end of the wire.
