@@ -47,6 +47,7 @@ const SOURCES: &[&str] = &[
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(usrsctp_vendored)");
+    println!("cargo::rustc-check-cfg=cfg(usrsctp_sconn_len)");
     println!("cargo::rerun-if-changed=build.rs");
     for var in [
         "USRSCTP_SOURCE_DIR",
@@ -55,6 +56,27 @@ fn main() {
         "PKG_CONFIG_SYSROOT_DIR",
     ] {
         println!("cargo::rerun-if-env-changed={var}");
+    }
+
+    // usrsctp.h gives `struct sockaddr_conn` a length byte (`sconn_len`, and a one-byte
+    // `sconn_family`) on exactly these platforms, like their other sockaddrs.
+    let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let target_vendor = env::var("CARGO_CFG_TARGET_VENDOR").unwrap_or_default();
+    if target_vendor == "apple"
+        || matches!(
+            target_os.as_str(),
+            "freebsd" | "openbsd" | "netbsd" | "dragonfly"
+        )
+    {
+        println!("cargo::rustc-cfg=usrsctp_sconn_len");
+    }
+
+    // Windows is refused by a `compile_error!` in src/lib.rs, which says why; looking for a
+    // library here would only bury that message under a "not found" one.
+    if target_os == "windows" {
+        println!("cargo::rustc-env=USRSCTP_SYS_SOURCE=none");
+        println!("cargo::rustc-env=USRSCTP_SYS_VERSION={PINNED_VERSION}");
+        return;
     }
 
     let want_vendored = env::var_os("CARGO_FEATURE_VENDORED").is_some();
@@ -271,6 +293,7 @@ fn build_vendored(lib_dir: &Path) {
     // Emits cargo:rustc-link-lib=static=usrsctp and the search path.
     build.compile("usrsctp");
 
+    // Not reached on Windows while src/lib.rs refuses it; kept for a port.
     if target_os == "windows" {
         println!("cargo::rustc-link-lib=ws2_32");
         println!("cargo::rustc-link-lib=iphlpapi");
