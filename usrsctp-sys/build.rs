@@ -1,14 +1,18 @@
 //! Finds or builds usrsctp 0.9.5.0.
 //!
-//! Order (see DESIGN.md, "Where usrsctp comes from"):
+//! Order (see README.md, "Which usrsctp is linked"):
 //! 1. a source tree at `USRSCTP_SOURCE_DIR` or `<workspace>/vendor/usrsctp`, compiled with `cc`
 //!    for AF_CONN only (no `INET`/`INET6`);
 //! 2. the system library through pkg-config;
 //! 3. otherwise a build error saying how to get either.
 //!
+//! With `DOCS_RS` set (docs.rs), none of this happens: nothing is built or linked, which is all a
+//! documentation build needs.
+//!
 //! Feature `vendored` requires (1), feature `system` requires (2). Dependents learn which one was
-//! used from the `links = "usrsctp"` metadata: `DEP_USRSCTP_SOURCE` (`vendored` | `system`),
-//! `DEP_USRSCTP_INCLUDE`, `DEP_USRSCTP_VERSION` and `DEP_USRSCTP_DEFINES`.
+//! used from the `links = "usrsctp"` metadata: `DEP_USRSCTP_SOURCE` (`vendored` | `system`, or
+//! `none` without a library), `DEP_USRSCTP_INCLUDE`, `DEP_USRSCTP_VERSION` and
+//! `DEP_USRSCTP_DEFINES`.
 
 use std::env;
 use std::fs;
@@ -54,6 +58,7 @@ fn main() {
         "PKG_CONFIG_PATH",
         "PKG_CONFIG_LIBDIR",
         "PKG_CONFIG_SYSROOT_DIR",
+        "DOCS_RS",
     ] {
         println!("cargo::rerun-if-env-changed={var}");
     }
@@ -73,7 +78,19 @@ fn main() {
 
     // Windows is refused by a `compile_error!` in src/lib.rs, which says why; looking for a
     // library here would only bury that message under a "not found" one.
-    if target_os == "windows" {
+    // docs.rs (https://docs.rs/about/builds) sets DOCS_RS; it has no usrsctp, no network and
+    // only target/ writable, and rustdoc links nothing: documentation needs no library at all.
+    // Checked before the features, which docs.rs metadata could set to anything.
+    let docs_rs = env::var_os("DOCS_RS").is_some();
+    if target_os == "windows" || docs_rs {
+        if docs_rs {
+            println!(
+                "cargo::warning=usrsctp-sys: DOCS_RS is set, so usrsctp is neither built nor \
+                 linked: this build is only good for documentation"
+            );
+        }
+        println!("cargo::metadata=source=none");
+        println!("cargo::metadata=version={PINNED_VERSION}");
         println!("cargo::rustc-env=USRSCTP_SYS_SOURCE=none");
         println!("cargo::rustc-env=USRSCTP_SYS_VERSION={PINNED_VERSION}");
         return;

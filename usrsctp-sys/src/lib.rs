@@ -45,6 +45,7 @@ pub use types::*;
 /// Which usrsctp this crate links: `"vendored"` (compiled from a source tree by the build
 /// script, AF_CONN only) or `"system"` (the library found through pkg-config, which on Debian is
 /// built with `INET`/`INET6` and so may open raw SCTP sockets in threaded mode when run as root).
+/// `"none"` in a documentation-only build (`DOCS_RS` set, as on docs.rs), which links nothing.
 pub const SOURCE: &str = env!("USRSCTP_SYS_SOURCE");
 
 /// The usrsctp release linked, as reported by the source tree's build files or by pkg-config
