@@ -1,14 +1,18 @@
 //! Finds or builds usrsctp 0.9.5.0.
 //!
-//! Order (see DESIGN.md, "Where usrsctp comes from"):
+//! Order (see README.md, "Which usrsctp is linked"):
 //! 1. a source tree at `USRSCTP_SOURCE_DIR` or `<workspace>/vendor/usrsctp`, compiled with `cc`
 //!    for AF_CONN only (no `INET`/`INET6`);
 //! 2. the system library through pkg-config;
 //! 3. otherwise a build error saying how to get either.
 //!
+//! With `DOCS_RS` set (docs.rs), none of this happens: nothing is built or linked, which is all a
+//! documentation build needs.
+//!
 //! Feature `vendored` requires (1), feature `system` requires (2). Dependents learn which one was
-//! used from the `links = "usrsctp"` metadata: `DEP_USRSCTP_SOURCE` (`vendored` | `system`),
-//! `DEP_USRSCTP_INCLUDE`, `DEP_USRSCTP_VERSION` and `DEP_USRSCTP_DEFINES`.
+//! used from the `links = "usrsctp"` metadata: `DEP_USRSCTP_SOURCE` (`vendored` | `system`, or
+//! `none` without a library), `DEP_USRSCTP_INCLUDE`, `DEP_USRSCTP_VERSION` and
+//! `DEP_USRSCTP_DEFINES`.
 
 use std::env;
 use std::fs;
@@ -47,14 +51,49 @@ const SOURCES: &[&str] = &[
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(usrsctp_vendored)");
+    println!("cargo::rustc-check-cfg=cfg(usrsctp_sconn_len)");
     println!("cargo::rerun-if-changed=build.rs");
     for var in [
         "USRSCTP_SOURCE_DIR",
         "PKG_CONFIG_PATH",
         "PKG_CONFIG_LIBDIR",
         "PKG_CONFIG_SYSROOT_DIR",
+        "DOCS_RS",
     ] {
         println!("cargo::rerun-if-env-changed={var}");
+    }
+
+    // usrsctp.h gives `struct sockaddr_conn` a length byte (`sconn_len`, and a one-byte
+    // `sconn_family`) on exactly these platforms, like their other sockaddrs.
+    let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let target_vendor = env::var("CARGO_CFG_TARGET_VENDOR").unwrap_or_default();
+    if target_vendor == "apple"
+        || matches!(
+            target_os.as_str(),
+            "freebsd" | "openbsd" | "netbsd" | "dragonfly"
+        )
+    {
+        println!("cargo::rustc-cfg=usrsctp_sconn_len");
+    }
+
+    // Windows is refused by a `compile_error!` in src/lib.rs, which says why; looking for a
+    // library here would only bury that message under a "not found" one.
+    // docs.rs (https://docs.rs/about/builds) sets DOCS_RS; it has no usrsctp, no network and
+    // only target/ writable, and rustdoc links nothing: documentation needs no library at all.
+    // Checked before the features, which docs.rs metadata could set to anything.
+    let docs_rs = env::var_os("DOCS_RS").is_some();
+    if target_os == "windows" || docs_rs {
+        if docs_rs {
+            println!(
+                "cargo::warning=usrsctp-sys: DOCS_RS is set, so usrsctp is neither built nor \
+                 linked: this build is only good for documentation"
+            );
+        }
+        println!("cargo::metadata=source=none");
+        println!("cargo::metadata=version={PINNED_VERSION}");
+        println!("cargo::rustc-env=USRSCTP_SYS_SOURCE=none");
+        println!("cargo::rustc-env=USRSCTP_SYS_VERSION={PINNED_VERSION}");
+        return;
     }
 
     let want_vendored = env::var_os("CARGO_FEATURE_VENDORED").is_some();
@@ -271,6 +310,7 @@ fn build_vendored(lib_dir: &Path) {
     // Emits cargo:rustc-link-lib=static=usrsctp and the search path.
     build.compile("usrsctp");
 
+    // Not reached on Windows while src/lib.rs refuses it; kept for a port.
     if target_os == "windows" {
         println!("cargo::rustc-link-lib=ws2_32");
         println!("cargo::rustc-link-lib=iphlpapi");

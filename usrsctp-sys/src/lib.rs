@@ -13,8 +13,26 @@
 //! wrapper lives in the `usrsctp` crate.
 //!
 //! [usrsctp]: https://github.com/sctplab/usrsctp
+//!
+//! Targets: `struct sockaddr_conn` has the layout `usrsctp.h` gives it on each platform (with a
+//! length byte on Apple targets and the BSDs, without one elsewhere). Windows is not supported:
+//! the crate refuses to compile there, saying why.
 #![allow(non_camel_case_types)]
 #![warn(missing_docs)]
+
+// On Windows usrsctp.h is built on Winsock: `socklen_t` and the sockaddr types come from
+// ws2tcpip.h, `ssize_t` is defined as `int`/`__int64`, and the header sets its own `MSG_EOR`
+// (0x8) and `SHUT_*` (1..3). These bindings take those from the `libc` crate, which has no
+// `sockaddr_in`, `sockaddr_in6`, `sockaddr_storage`, `socklen_t` or `MSG_EOR` for Windows: they
+// could not match the header there. (`sockaddr_conn` itself has the Linux layout on Windows.)
+#[cfg(windows)]
+compile_error!(
+    "usrsctp-sys does not support Windows: usrsctp.h uses Winsock's types there (socklen_t, \
+     sockaddr_in, sockaddr_in6, sockaddr_storage from ws2tcpip.h) and Windows-only values \
+     (MSG_EOR = 0x8, SHUT_RD/WR/RDWR = 1/2/3), while these bindings take those from the libc \
+     crate, which does not provide them for Windows. Supported: Linux, Android, and the other \
+     Unix targets (Apple targets and the BSDs with their sconn_len form of sockaddr_conn)."
+);
 
 mod constants;
 mod functions;
@@ -27,6 +45,7 @@ pub use types::*;
 /// Which usrsctp this crate links: `"vendored"` (compiled from a source tree by the build
 /// script, AF_CONN only) or `"system"` (the library found through pkg-config, which on Debian is
 /// built with `INET`/`INET6` and so may open raw SCTP sockets in threaded mode when run as root).
+/// `"none"` in a documentation-only build (`DOCS_RS` set, as on docs.rs), which links nothing.
 pub const SOURCE: &str = env!("USRSCTP_SYS_SOURCE");
 
 /// The usrsctp release linked, as reported by the source tree's build files or by pkg-config
@@ -60,6 +79,18 @@ mod tests {
         assert_eq!(size_of::<sctp_assoc_change>(), 20);
         assert_eq!(size_of::<sctp_prstatus>(), 24);
         assert_eq!(size_of::<sctp_sockstore>(), 32);
+    }
+
+    #[test]
+    fn sockaddr_conn_new_fills_the_header_fields() {
+        let token = 0x1234_usize as *mut core::ffi::c_void;
+        let a = sockaddr_conn::new(5000, token);
+        assert_eq!(i32::from(a.sconn_family), AF_CONN);
+        assert_eq!(a.sconn_port, 5000u16.to_be());
+        assert_eq!(u16::from_be(a.sconn_port), 5000);
+        assert_eq!(a.sconn_addr, token);
+        #[cfg(usrsctp_sconn_len)]
+        assert_eq!(usize::from(a.sconn_len), size_of::<sockaddr_conn>());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Types and structs of `usrsctp.h`, in header order.
 
 use core::marker::{PhantomData, PhantomPinned};
+use core::mem::{align_of, offset_of, size_of};
 
 use libc::{c_char, c_int, c_void, size_t, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_storage};
 
@@ -28,8 +29,15 @@ pub struct sctp_common_header {
     pub crc32c: u32,
 }
 
-/// Address of the AF_CONN family: an opaque pointer chosen by the application (Linux layout,
-/// without a length byte).
+/// Address of the AF_CONN family: an opaque pointer chosen by the application.
+///
+/// The layout follows `usrsctp.h`, which matches it to the platform's other `sockaddr_*`
+/// structures: on Apple targets and the BSDs (`__APPLE__`, `__FreeBSD__`, `__OpenBSD__`,
+/// `__NetBSD__`, `__DragonFly__`) it starts with a length byte `sconn_len` and `sconn_family` is
+/// a `u8`; everywhere else (Linux, Android, ...) there is no length byte and `sconn_family` is a
+/// `u16`. [`sockaddr_conn::new`] fills either form. (The build script sets
+/// `cfg(usrsctp_sconn_len)` for the targets of the first group.)
+#[cfg(not(usrsctp_sconn_len))]
 #[repr(C)]
 #[derive(Copy, Clone, Debug)]
 pub struct sockaddr_conn {
@@ -40,6 +48,64 @@ pub struct sockaddr_conn {
     /// The application's address token, passed back to the output callback.
     pub sconn_addr: *mut c_void,
 }
+
+/// Address of the AF_CONN family: an opaque pointer chosen by the application.
+///
+/// The layout follows `usrsctp.h`, which matches it to the platform's other `sockaddr_*`
+/// structures: on Apple targets and the BSDs (`__APPLE__`, `__FreeBSD__`, `__OpenBSD__`,
+/// `__NetBSD__`, `__DragonFly__`) it starts with a length byte `sconn_len` and `sconn_family` is
+/// a `u8`; everywhere else (Linux, Android, ...) there is no length byte and `sconn_family` is a
+/// `u16`. [`sockaddr_conn::new`] fills either form. (The build script sets
+/// `cfg(usrsctp_sconn_len)` for the targets of the first group.)
+#[cfg(usrsctp_sconn_len)]
+#[repr(C)]
+#[derive(Copy, Clone, Debug)]
+pub struct sockaddr_conn {
+    /// Length of the structure (`size_of::<sockaddr_conn>()`).
+    pub sconn_len: u8,
+    /// Always `AF_CONN`.
+    pub sconn_family: u8,
+    /// Port, network byte order.
+    pub sconn_port: u16,
+    /// The application's address token, passed back to the output callback.
+    pub sconn_addr: *mut c_void,
+}
+
+impl sockaddr_conn {
+    /// An `AF_CONN` address for `port` (host byte order; stored in network byte order) and the
+    /// application's token `addr`, with the length byte set on targets that have one.
+    pub const fn new(port: u16, addr: *mut c_void) -> Self {
+        sockaddr_conn {
+            #[cfg(usrsctp_sconn_len)]
+            sconn_len: size_of::<sockaddr_conn>() as u8,
+            sconn_family: crate::AF_CONN as _,
+            sconn_port: port.to_be(),
+            sconn_addr: addr,
+        }
+    }
+}
+
+// The layout of usrsctp.h for this target, checked at compile time: two 16-bit halves (the
+// length byte and family byte, or the 16-bit family; then the port), then the pointer at the
+// next pointer-aligned offset. The full check against the C header is usrsctp-sys-systest.
+const _: () = {
+    let ptr = size_of::<*mut c_void>();
+    let addr_offset = if ptr > 4 { ptr } else { 4 };
+    #[cfg(usrsctp_sconn_len)]
+    {
+        assert!(offset_of!(sockaddr_conn, sconn_len) == 0);
+        assert!(offset_of!(sockaddr_conn, sconn_family) == 1);
+    }
+    #[cfg(not(usrsctp_sconn_len))]
+    assert!(offset_of!(sockaddr_conn, sconn_family) == 0);
+    assert!(offset_of!(sockaddr_conn, sconn_port) == 2);
+    assert!(offset_of!(sockaddr_conn, sconn_addr) == addr_offset);
+    assert!(size_of::<sockaddr_conn>() == addr_offset + ptr);
+    assert!(align_of::<sockaddr_conn>() == align_of::<*mut c_void>());
+    // Linux x86_64 / aarch64, the layout systest checks in CI: 16 bytes, pointer at 8.
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    assert!(size_of::<sockaddr_conn>() == 16 && offset_of!(sockaddr_conn, sconn_addr) == 8);
+};
 
 /// Any address usrsctp can report (argument of the receive callback).
 #[repr(C)]

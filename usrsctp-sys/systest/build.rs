@@ -73,7 +73,7 @@ fn main() {
     }
 
     let crate_root = shimmed_copy(&sys_src, &out_dir.join("usrsctp-sys-src"));
-    let expanded = ctest::expand(&crate_root, &[], target).expect("expand usrsctp-sys");
+    let expanded = ctest::expand(&crate_root, &[], target.clone()).expect("expand usrsctp-sys");
     let ast = syn::parse_file(&expanded).expect("parse expanded usrsctp-sys");
     let items = Items::collect(&ast);
     assert!(
@@ -82,6 +82,7 @@ fn main() {
         items.flexible.len()
     );
     supplement(&items, &include, &c_defines, &out_dir);
+    sconn_len_form(&crate_root, &include, &target, &out_dir);
 
     let mut cfg = ctest::TestGenerator::new();
     cfg.header("usrsctp.h").include(&include);
@@ -383,4 +384,108 @@ fn supplement(items: &Items, include: &str, defines: &[(String, Option<String>)]
         build.define(k, v.as_deref());
     }
     build.compile("usrsctp_systest_supplement");
+}
+
+/// Checks the other form of `struct sockaddr_conn`, the one usrsctp.h declares for Apple targets
+/// and the BSDs (length byte first, one-byte family), which ctest cannot reach from Linux.
+///
+/// usrsctp-sys is expanded again with `cfg(usrsctp_sconn_len)`, the cfg its build script sets
+/// on those targets, and its `sockaddr_conn` is transcribed into a C mirror struct. A C file
+/// includes the system headers usrsctp.h needs, then defines `__FreeBSD__` so that usrsctp.h
+/// itself takes its BSD branch, and compares the header's struct with the mirror: size,
+/// alignment, and each field's offset and type. Writes `sconn_len_form.rs` for
+/// `tests/supplement.rs`.
+fn sconn_len_form(crate_root: &Path, include: &str, target: &str, out: &Path) {
+    let cfg = [("usrsctp_sconn_len".to_string(), None)];
+    let expanded = ctest::expand(crate_root, &cfg, target.to_string())
+        .expect("expand usrsctp-sys with cfg(usrsctp_sconn_len)");
+    let ast = syn::parse_file(&expanded).expect("parse expanded usrsctp-sys");
+    let items = Items::collect(&ast);
+    let fields = find_struct(&ast.items, "sockaddr_conn")
+        .expect("usrsctp-sys has no sockaddr_conn under cfg(usrsctp_sconn_len)");
+
+    let mut c = String::from(
+        "#include <stddef.h>\n#include <stdint.h>\n#include <errno.h>\n#include <sys/types.h>\n\
+         #include <sys/socket.h>\n#include <netinet/in.h>\n\
+         /* The system headers are in; now make usrsctp.h take its Apple/BSD branch. */\n\
+         #define __FreeBSD__ 1\n#include <usrsctp.h>\n\n\
+         struct systest_sconn_len_form {\n",
+    );
+    for (name, ty) in &fields {
+        writeln!(c, "    {} {name};", items.c_type(ty)).unwrap();
+    }
+    c.push_str("};\n\n");
+    writeln!(
+        c,
+        "int systest_sconn_size_ok(void) {{ return sizeof(struct sockaddr_conn) == \
+         sizeof(struct systest_sconn_len_form) && _Alignof(struct sockaddr_conn) == \
+         _Alignof(struct systest_sconn_len_form); }}"
+    )
+    .unwrap();
+    let mut decls = String::from("        fn systest_sconn_size_ok() -> i32;\n");
+    let mut rows = String::new();
+    for (i, (name, _)) in fields.iter().enumerate() {
+        writeln!(
+            c,
+            "int systest_sconn_field_{i}(void) {{ return offsetof(struct sockaddr_conn, {name}) \
+             == offsetof(struct systest_sconn_len_form, {name}) && \
+             __builtin_types_compatible_p(__typeof__(((struct sockaddr_conn *)0)->{name}), \
+             __typeof__(((struct systest_sconn_len_form *)0)->{name})); }}"
+        )
+        .unwrap();
+        writeln!(decls, "        fn systest_sconn_field_{i}() -> i32;").unwrap();
+        writeln!(
+            rows,
+            "        ({name:?}, unsafe {{ systest_sconn_field_{i}() }} == 1),"
+        )
+        .unwrap();
+    }
+    let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+    let rs = format!(
+        "extern \"C\" {{\n{decls}}}\n\n\
+         /// The fields of usrsctp-sys's `sockaddr_conn` under `cfg(usrsctp_sconn_len)`, in order.\n\
+         pub const SCONN_LEN_FORM_FIELDS: &[&str] = &{names:?};\n\n\
+         /// Whether usrsctp.h's Apple/BSD `struct sockaddr_conn` has the mirror's size and alignment.\n\
+         pub fn sconn_len_form_size_ok() -> bool {{\n\
+         \x20   // SAFETY: the C function only returns a compile-time constant.\n\
+         \x20   (unsafe {{ systest_sconn_size_ok() }}) == 1\n}}\n\n\
+         /// (field, whether its offset and type in usrsctp.h's Apple/BSD branch match the mirror)\n\
+         pub fn sconn_len_form_fields() -> Vec<(&'static str, bool)> {{\n\
+         \x20   // SAFETY: the C functions only return compile-time constants.\n\
+         \x20   vec![\n{rows}    ]\n}}\n"
+    );
+    fs::write(out.join("sconn_len_form.c"), c).expect("write sconn_len_form.c");
+    fs::write(out.join("sconn_len_form.rs"), rs).expect("write sconn_len_form.rs");
+    cc::Build::new()
+        .file(out.join("sconn_len_form.c"))
+        .include(include)
+        .compile("usrsctp_systest_sconn_len_form");
+}
+
+/// The (name, type) of each field of the public struct `name`, in declaration order.
+fn find_struct(list: &[syn::Item], name: &str) -> Option<Vec<(String, syn::Type)>> {
+    for item in list {
+        match item {
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    if let Some(found) = find_struct(inner, name) {
+                        return Some(found);
+                    }
+                }
+            }
+            syn::Item::Struct(s) if s.ident == name && is_pub(&s.vis) => {
+                return Some(
+                    s.fields
+                        .iter()
+                        .map(|f| {
+                            let ident = f.ident.as_ref().expect("named field").to_string();
+                            (ident, f.ty.clone())
+                        })
+                        .collect(),
+                );
+            }
+            _ => {}
+        }
+    }
+    None
 }
