@@ -33,6 +33,13 @@ pub const SOURCE: &str = env!("USRSCTP_SYS_SOURCE");
 /// (`"0.9.5.0"` for the release these bindings are written against).
 pub const VERSION: &str = env!("USRSCTP_SYS_VERSION");
 
+/// Our own patches (from the repository's `vendor/patches/`) that the linked usrsctp carries, by
+/// name; empty for the system library or an unpatched source tree. The build script lists a
+/// patch when the compiled source holds the marker the patch adds, so this reflects the code
+/// actually built. `"pending-reset-after-cum-ack"`: a peer's stream reset that waits for missing
+/// DATA completes once the gap is filled (see `vendor/README.md`).
+pub const PATCHES: &[&str] = include!(concat!(env!("OUT_DIR"), "/patches.rs"));
+
 #[cfg(test)]
 mod tests {
     use super::*;
