@@ -47,7 +47,7 @@ const SOURCES: &[&str] = &[
 
 /// Our own patches to usrsctp (`vendor/patches/`, applied by `vendor/fetch.sh`): name, the file
 /// (relative to `usrsctplib`) the patch changes, and a marker comment it adds there. A source tree
-/// carries a patch when that file holds the marker; `usrsctp_sys::PATCHES` lists those compiled in.
+/// carries a patch when that file holds the marker; `usrsctp_sys::patches()` lists those compiled in.
 const OUR_PATCHES: &[(&str, &str, &str)] = &[(
     "pending-reset-after-cum-ack",
     "netinet/sctp_indata.c",
@@ -304,11 +304,10 @@ fn build_vendored(lib_dir: &Path) {
     write_patches(&patches);
 }
 
-/// Writes `$OUT_DIR/patches.rs` (the value of `usrsctp_sys::PATCHES`) and the `DEP_USRSCTP_PATCHES` metadata.
+/// Exports the names of our patches compiled in: `usrsctp_sys::patches()` and the
+/// `DEP_USRSCTP_PATCHES` metadata (comma-separated, empty for none).
 fn write_patches(names: &[&str]) {
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR")).join("patches.rs");
-    let list: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
-    fs::write(out, format!("&[{}]\n", list.join(", "))).expect("write patches.rs");
+    println!("cargo::rustc-env=USRSCTP_SYS_PATCHES={}", names.join(","));
     println!("cargo::metadata=patches={}", names.join(","));
 }
 

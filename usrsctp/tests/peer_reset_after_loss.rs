@@ -8,7 +8,7 @@
 //! retransmission that fills the gap is the last DATA the peer sends, the check never succeeds:
 //! every retransmission of the request is answered "in progress" again and the reset never
 //! completes. The vendored build carries our patch for it (`vendor/patches/`), which
-//! `usrsctp_sys::PATCHES` reports; the system library does not, and there the test asserts the
+//! `usrsctp_sys::patches()` reports; the system library does not, and there the test asserts the
 //! documented limitation instead, so it fails if that behaviour changes.
 //!
 //! Both associations are driven from this one thread over an in-memory wire that inspects every
@@ -37,7 +37,7 @@ const LOSSY: u16 = 5;
 const ALL: usize = 3;
 /// Deadline for each step, and for the reset to complete (about 15 s of retransmissions).
 const T: Duration = Duration::from_secs(15);
-/// The name `usrsctp_sys::PATCHES` lists when the linked usrsctp carries our fix.
+/// The name `usrsctp_sys::patches()` lists when the linked usrsctp carries our fix.
 const FIX: &str = "pending-reset-after-cum-ack";
 /// SCTP chunk types (RFC 9260, RFC 6525).
 const CHUNK_DATA: u8 = 0;
@@ -326,7 +326,7 @@ fn message_text(e: &Event) -> Option<(u16, &[u8])> {
 
 #[test]
 fn peer_reset_after_loss() {
-    let fixed = usrsctp_sys::PATCHES.contains(&FIX);
+    let fixed = usrsctp_sys::patches().any(|p| p == FIX);
     let mut w = Wire::new();
     w.until("both sides to connect", Duration::from_secs(20), |w| {
         [&w.a, &w.b].iter().all(|ep| {
@@ -480,11 +480,10 @@ fn peer_reset_after_loss() {
         is_reset(e, ResetDirection::Outgoing)
     });
     assert!(
-        w.responses.iter().any(|r| *r
-            == Response {
-                seq: request.seq,
-                result: RESULT_PERFORMED
-            }),
+        w.responses.contains(&Response {
+            seq: request.seq,
+            result: RESULT_PERFORMED
+        }),
         "B answered the request 'performed'\n{}",
         w.trace
     );
