@@ -49,6 +49,15 @@ const SOURCES: &[&str] = &[
     "user_socket.c",
 ];
 
+/// Our own patches to usrsctp (`vendor/patches/`, applied by `vendor/fetch.sh`): name, the file
+/// (relative to `usrsctplib`) the patch changes, and a marker comment it adds there. A source tree
+/// carries a patch when that file holds the marker; `usrsctp_sys::patches()` lists those compiled in.
+const OUR_PATCHES: &[(&str, &str, &str)] = &[(
+    "pending-reset-after-cum-ack",
+    "netinet/sctp_indata.c",
+    "usrsctp-rs patch pending-reset-after-cum-ack",
+)];
+
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(usrsctp_vendored)");
     println!("cargo::rustc-check-cfg=cfg(usrsctp_sconn_len)");
@@ -325,6 +334,21 @@ fn build_vendored(lib_dir: &Path) {
     println!("cargo::rustc-env=USRSCTP_SYS_SOURCE=vendored");
     println!("cargo::rustc-env=USRSCTP_SYS_VERSION={version}");
     println!("cargo::rustc-cfg=usrsctp_vendored");
+    let patches: Vec<&str> = OUR_PATCHES
+        .iter()
+        .filter(|(_, file, marker)| {
+            fs::read_to_string(lib_dir.join(file)).is_ok_and(|text| text.contains(marker))
+        })
+        .map(|(name, _, _)| *name)
+        .collect();
+    write_patches(&patches);
+}
+
+/// Exports the names of our patches compiled in: `usrsctp_sys::patches()` and the
+/// `DEP_USRSCTP_PATCHES` metadata (comma-separated, empty for none).
+fn write_patches(names: &[&str]) {
+    println!("cargo::rustc-env=USRSCTP_SYS_PATCHES={}", names.join(","));
+    println!("cargo::metadata=patches={}", names.join(","));
 }
 
 /// Compiles small test programs with the compiler and flags of a `cc::Build`, like CMake's
@@ -402,5 +426,6 @@ fn probe_system() -> Result<(), pkg_config::Error> {
     println!("cargo::metadata=defines={}", defines.join(","));
     println!("cargo::rustc-env=USRSCTP_SYS_SOURCE=system");
     println!("cargo::rustc-env=USRSCTP_SYS_VERSION={}", lib.version);
+    write_patches(&[]);
     Ok(())
 }

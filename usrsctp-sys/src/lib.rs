@@ -52,6 +52,26 @@ pub const SOURCE: &str = env!("USRSCTP_SYS_SOURCE");
 /// (`"0.9.5.0"` for the release these bindings are written against).
 pub const VERSION: &str = env!("USRSCTP_SYS_VERSION");
 
+/// Our own patches (from the repository's `vendor/patches/`) that the linked usrsctp carries, by
+/// name; none for the system library or an unpatched source tree. The build script lists a
+/// patch when the compiled source holds the marker the patch adds, so this reflects the code
+/// actually built. `pending-reset-after-cum-ack`: a peer's stream reset that waits for missing
+/// DATA completes once the gap is filled (see `vendor/README.md`).
+///
+/// (A function rather than a constant: the ctest layout check translates every constant to C.)
+///
+/// ```
+/// let fixed = usrsctp_sys::patches().any(|p| p == "pending-reset-after-cum-ack");
+/// println!("peer stream resets after a loss complete: {fixed}");
+/// ```
+pub fn patches() -> impl Iterator<Item = &'static str> {
+    const NAMES: &str = match option_env!("USRSCTP_SYS_PATCHES") {
+        Some(names) => names,
+        None => "",
+    };
+    NAMES.split(',').filter(|name| !name.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +83,13 @@ mod tests {
         #[cfg(usrsctp_vendored)]
         assert_eq!(SOURCE, "vendored");
         assert!(VERSION.starts_with("0.9.5"), "{VERSION}");
+        if SOURCE == "system" {
+            assert_eq!(
+                patches().count(),
+                0,
+                "the system library carries none of our patches"
+            );
+        }
     }
 
     // A few spot checks that do not need a C compiler; the full check is usrsctp-sys-systest.
