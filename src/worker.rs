@@ -338,32 +338,30 @@ impl Loop {
                     l.blocked = false;
                 }
             }
-            Event::SendFailed { reason, ppid, .. } => {
-                if ppid != ppid::BINARY_PARTIAL {
-                    self.round
-                        .shared
-                        .reliable_send_failures
-                        .fetch_add(1, Relaxed);
-                    if let Some(l) = self.locals.get_mut(&key) {
-                        if !l.ledger.churned.load(Acquire)
-                            && !self.malformed_mode
-                            && !std::mem::replace(&mut l.failure_noted, true)
-                        {
-                            let reason = match reason {
-                                SendFailure::Abandoned { sent } => {
-                                    format!("abandoned (sent: {sent})")
-                                }
-                                SendFailure::AssociationClosed => "association closed".into(),
-                                SendFailure::Rejected(e) => format!("rejected ({e:?})"),
-                            };
-                            self.round.shared.note(format!(
-                                "slot {} gen {} side {}: a reliable message failed: {reason} \
-                                 (reported once per association end)",
-                                l.slot,
-                                l.ledger.gen,
-                                l.side_name()
-                            ));
-                        }
+            Event::SendFailed { reason, ppid, .. } if ppid != ppid::BINARY_PARTIAL => {
+                self.round
+                    .shared
+                    .reliable_send_failures
+                    .fetch_add(1, Relaxed);
+                if let Some(l) = self.locals.get_mut(&key) {
+                    if !l.ledger.churned.load(Acquire)
+                        && !self.malformed_mode
+                        && !std::mem::replace(&mut l.failure_noted, true)
+                    {
+                        let reason = match reason {
+                            SendFailure::Abandoned { sent } => {
+                                format!("abandoned (sent: {sent})")
+                            }
+                            SendFailure::AssociationClosed => "association closed".into(),
+                            SendFailure::Rejected(e) => format!("rejected ({e:?})"),
+                        };
+                        self.round.shared.note(format!(
+                            "slot {} gen {} side {}: a reliable message failed: {reason} \
+                             (reported once per association end)",
+                            l.slot,
+                            l.ledger.gen,
+                            l.side_name()
+                        ));
                     }
                 }
             }
@@ -407,6 +405,12 @@ impl Loop {
                 }
             }
             Event::StreamsReset { .. } => {}
+            // Every message of the run is within the associations' max_message_size, so a
+            // peer message over it can only be forged (malformed mode) or a bug.
+            Event::MessageTooLarge { stream, size, .. } => self.round.shared.note(format!(
+                "a message over max_message_size arrived on stream {stream} ({size} bytes)"
+            )),
+            _ => {}
         }
     }
 

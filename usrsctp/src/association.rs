@@ -8,9 +8,10 @@ use crate::error::Error;
 use crate::event::{ppid, AssocId, MessageId};
 use crate::ffi::socket::SendInfo;
 use crate::packet::{checksum, validate};
-use crate::shared::assoc::{AssocShared, AssociationState};
+use crate::shared::assoc::{AssocShared, AssociationState, Release};
 use crate::shared::command::{Command, Outgoing};
 use crate::shared::counters::{bump, COUNTERS};
+use crate::shared::routes;
 use crate::stack::Stack;
 use crate::stats::AssociationStats;
 
@@ -267,10 +268,18 @@ impl Association {
 }
 
 impl Drop for Association {
+    /// Aborts the association unless it has ended: dropping the handle cannot be a graceful
+    /// close, since the peer's answers could no longer be fed in through [`input`](Self::input).
+    /// The ABORT and a `SendFailed` for every message not yet acknowledged still reach the
+    /// worker's mailbox, then `Closed { AbortedLocally }`.
     fn drop(&mut self) {
-        if self.shared.set_closing() {
+        if self.shared.state() != AssociationState::Closed {
+            self.shared.set_closing();
             // A stack that is gone has closed everything already.
-            let _ = self.command(Command::Close { id: self.shared.id });
+            let _ = self.command(Command::Abort { id: self.shared.id });
+        }
+        if self.shared.release(Release::HandleDropped) {
+            routes::remove(self.shared.id);
         }
     }
 }

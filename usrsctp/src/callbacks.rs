@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use crate::event::{AssocId, Event};
 use crate::ffi::addr_to_id;
 use crate::packet::checksum::fill_checksum;
+use crate::shared::assoc::AssociationState;
 use crate::shared::command::Command;
 use crate::shared::counters::{bump, COUNTERS};
 use crate::shared::routes::with_route;
@@ -22,6 +23,11 @@ fn output(id: u64, packet: Vec<u8>) -> c_int {
     bump(&COUNTERS.output_callbacks);
     let len = packet.len() as u64;
     let posted = with_route(id, |r| {
+        // An association that has ended keeps its route while its handle lives; its late
+        // callbacks are dropped like those of an unknown id.
+        if r.shared.state() == AssociationState::Closed {
+            return false;
+        }
         r.shared.output_seen(&packet);
         r.mailbox.post_event(Event::Transmit {
             assoc: AssocId(id),
@@ -42,12 +48,16 @@ fn output(id: u64, packet: Vec<u8>) -> c_int {
 fn upcall(id: u64) {
     bump(&COUNTERS.upcalls);
     let known = with_route(id, |r| {
+        if r.shared.state() == AssociationState::Closed {
+            return false;
+        }
         if !r.shared.upcall_pending.swap(true, Ordering::AcqRel) {
             // A stopped stack thread has closed everything; nothing to do then.
             let _ = r.commands.send(Command::Upcall { id: AssocId(id) });
         }
+        true
     });
-    if known.is_none() {
+    if known != Some(true) {
         bump(&COUNTERS.late_callbacks_dropped);
     }
 }

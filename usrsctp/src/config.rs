@@ -193,16 +193,19 @@ pub struct AssociationConfig {
     pub recv_buffer: Option<u32>,
     /// Largest message `send` accepts (SDP `a=max-message-size`).
     pub max_message_size: usize,
-    /// Bytes `send` may queue ahead of SCTP before it returns [`Error::WouldBlock`].
+    /// Bytes `send` may queue ahead of SCTP before it returns [`Error::WouldBlock`]. Each
+    /// message counts 128 bytes on top of its payload, so many tiny messages are bounded too.
     pub send_high_water: usize,
     /// WebRTC `bufferedAmountLowThreshold`: when set, [`Event::BufferedAmountLow`] fires on every
-    /// drop of the buffered amount from above this value to at most it. When `None`, it fires
-    /// only after a `WouldBlock`, once the queue is down to half the high-water mark.
+    /// drop of the buffered amount from above this value to at most it, and after a
+    /// `WouldBlock` as soon as the amount is at most it. When `None`, it fires only after a
+    /// `WouldBlock`, once the queue is down to half the high-water mark.
     ///
     /// [`Event::BufferedAmountLow`]: crate::Event::BufferedAmountLow
     pub buffered_amount_low_threshold: Option<usize>,
-    /// Bytes of received messages that may wait in the owner's mailbox. Past it the stack stops
-    /// reading the socket, SCTP's receive window closes and the peer is pushed back.
+    /// Bytes of received messages that may wait in the owner's mailbox, each message counting
+    /// 128 bytes on top of its payload (so empty messages are bounded too). Past it the stack
+    /// stops reading the socket, SCTP's receive window closes and the peer is pushed back.
     pub receive_credit: usize,
     /// How long a graceful close may take before the association is aborted (1 ms ..= 1 h).
     pub close_timeout: Duration,
@@ -306,12 +309,6 @@ impl AssociationConfig {
             });
         }
         Ok(())
-    }
-
-    /// The buffered amount at or below which `BufferedAmountLow` fires.
-    pub(crate) fn low_water(&self) -> usize {
-        self.buffered_amount_low_threshold
-            .unwrap_or(self.send_high_water / 2)
     }
 }
 
@@ -453,16 +450,5 @@ mod tests {
             ..cfg
         };
         assert!(own.validate_for(&stack).is_ok());
-    }
-
-    #[test]
-    fn low_water_defaults_to_half_the_high_water_mark() {
-        let cfg = AssociationConfig::default();
-        assert_eq!(cfg.low_water(), cfg.send_high_water / 2);
-        let cfg = AssociationConfig {
-            buffered_amount_low_threshold: Some(10),
-            ..Default::default()
-        };
-        assert_eq!(cfg.low_water(), 10);
     }
 }

@@ -138,11 +138,13 @@ pub enum CloseReason {
     StackFailed,
 }
 
-/// Everything an association reports to the worker that owns it.
+/// Everything an association reports to the worker that owns it. New kinds of events may be
+/// added: match with a `_` arm.
 ///
 /// Events are pulled by the worker on its own thread ([`Worker::recv`](crate::Worker::recv) and
 /// friends); no user code ever runs on a usrsctp thread.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// An SCTP packet to hand to the lower layer (DTLS, or an in-memory wire).
     Transmit {
@@ -166,6 +168,23 @@ pub enum Event {
         assoc: AssocId,
         /// The message.
         message: Message,
+    },
+    /// The peer sent a message larger than our `max_message_size`. Its bytes were read and
+    /// dropped as they arrived (the stack never held more than `max_message_size` of it), so a
+    /// peer cannot grow our memory with one huge message; the association goes on. RFC 8831
+    /// §6.6 treats this as the peer's error: a data-channel user may close the channel (the
+    /// data-channel manager reports it as `PeerError::MessageTooLarge`).
+    MessageTooLarge {
+        /// The association.
+        assoc: AssocId,
+        /// Its stream.
+        stream: u16,
+        /// Its PPID.
+        ppid: u32,
+        /// How many bytes it had in all.
+        size: usize,
+        /// Our `max_message_size`.
+        max: usize,
     },
     /// Streams were reset (RFC 6525).
     StreamsReset {
@@ -214,6 +233,7 @@ impl Event {
             Event::Transmit { assoc, .. }
             | Event::Connected { assoc, .. }
             | Event::Message { assoc, .. }
+            | Event::MessageTooLarge { assoc, .. }
             | Event::StreamsReset { assoc, .. }
             | Event::BufferedAmountLow { assoc, .. }
             | Event::SendFailed { assoc, .. }

@@ -334,6 +334,9 @@ pub struct Diagnostics {
     /// Panics caught on the stack thread (should stay 0): each one stopped its stack, closed
     /// its associations with `CloseReason::StackFailed` and finished usrsctp.
     pub stack_panics: u64,
+    /// Messages from peers larger than their association's `max_message_size`, dropped as they
+    /// arrived (`Event::MessageTooLarge`).
+    pub messages_too_large: u64,
 }
 
 impl Diagnostics {
@@ -368,6 +371,7 @@ impl Diagnostics {
             late_callbacks_dropped: get(&COUNTERS.late_callbacks_dropped),
             callback_panics: get(&COUNTERS.callback_panics),
             stack_panics: get(&COUNTERS.stack_panics),
+            messages_too_large: get(&COUNTERS.messages_too_large),
         }
     }
 

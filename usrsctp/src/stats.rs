@@ -27,8 +27,11 @@ pub struct AssociationStats {
     /// Messages the stack thread holds because SCTP's send buffer was full (or the handshake
     /// is not complete); they go to SCTP as it frees space.
     pub queued_messages: usize,
-    /// Bytes of received messages waiting in the owner's mailbox.
+    /// Bytes of received messages waiting in the owner's mailbox, each message charged 128
+    /// bytes on top of its payload (the receive credit counts the same way).
     pub mailbox_bytes: usize,
+    /// The most `mailbox_bytes` has been (at most the receive credit plus one message).
+    pub mailbox_peak_bytes: usize,
     /// Reading from SCTP is paused until the owner takes messages from its mailbox (the
     /// receive credit is used up).
     pub receive_paused: bool,

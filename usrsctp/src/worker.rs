@@ -176,7 +176,8 @@ impl AsFd for Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // Unregister first: from here on, callbacks for these ids are counted and dropped.
+        // Unregister first: from here on, callbacks for these ids are counted and dropped, and
+        // their handles refuse to send (nobody could learn a message's outcome any more).
         let ids = routes::remove_owner(self.id);
         if !ids.is_empty() {
             tracing::debug!(

@@ -14,6 +14,7 @@ use crate::callbacks;
 use crate::error::Error;
 use crate::event::{AssocId, CloseReason, Event, SendFailure};
 use crate::ffi::{self, socket::RawSocket};
+use crate::shared::assoc::Release;
 use crate::shared::command::Command;
 use crate::shared::counters::{bump, COUNTERS};
 use crate::shared::routes;
@@ -57,6 +58,7 @@ impl Driver {
             ffi::deregister_address(id);
             return Err(e);
         }
+        let inbound = Reassembly::new(shared.config.max_message_size);
         bump(&COUNTERS.associations_opened);
         debug!(assoc = %id, local_port = cfg.local_port, remote_port = cfg.remote_port, "association connecting");
         self.entries.insert(
@@ -66,12 +68,13 @@ impl Driver {
                 shared,
                 mailbox,
                 outbox: Outbox::default(),
-                inbound: Reassembly::default(),
+                inbound,
                 connected: false,
                 close_deadline: None,
                 shutdown_sent: false,
                 resets: PendingResets::default(),
                 outputs_at_last_scan: 0,
+                aborting: None,
             },
         );
         Ok(())
@@ -87,22 +90,40 @@ impl Driver {
         }
         if !e.connected {
             // Nothing to shut down gracefully yet.
-            self.abort(id, true);
+            self.abort(id, CloseReason::AbortedLocally, true);
             return;
         }
-        e.close_deadline = Some(Instant::now() + e.shared.config.close_timeout);
+        // The timeout is validated (at most an hour); a clock that cannot add it gets no
+        // deadline rather than a panic.
+        e.close_deadline = Instant::now().checked_add(e.shared.config.close_timeout);
         self.timed.insert(id);
         debug!(assoc = %id, "graceful close");
         self.flush(id);
     }
 
-    /// Aborts: the close that follows sends ABORT instead of the SHUTDOWN handshake.
-    pub(super) fn abort(&mut self, id: AssocId, notify: bool) {
+    /// Aborts, ending with `reason`. Every message accepted for it gets its outcome: usrsctp
+    /// reports what it still holds (SEND_FAILED, read here before the socket closes), and
+    /// `end` reports what never reached usrsctp. Without `notify` (the owner is gone) nothing
+    /// is read or reported.
+    pub(super) fn abort(&mut self, id: AssocId, reason: CloseReason, notify: bool) {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return;
+        };
+        if notify && e.connected {
+            e.aborting = Some(reason);
+            match e.raw.abort_association() {
+                // usrsctp ended it: the COMM_LOST read here calls `end`.
+                Ok(()) => self.drain_aborted(id),
+                Err(errno) => {
+                    debug!(assoc = %id, %errno, "SCTP_ABORT refused; closing with linger 0")
+                }
+            }
+        }
         if let Some(e) = self.entries.get(&id) {
             if let Err(err) = e.raw.set_abortive_close() {
                 debug!(assoc = %id, error = %err, "SO_LINGER failed; closing anyway");
             }
-            self.end(id, CloseReason::AbortedLocally, notify);
+            self.end(id, reason, notify);
         }
     }
 
@@ -112,7 +133,6 @@ impl Driver {
         let Some(mut e) = self.entries.remove(&id) else {
             return;
         };
-        e.shared.set_closed();
         for msg in e.outbox.take_all() {
             e.shared.dequeued(msg.data.len());
             if notify {
@@ -120,13 +140,19 @@ impl Driver {
                     .post_event(failed(id, &msg, SendFailure::AssociationClosed));
             }
         }
-        // Close while the route still exists, so an ABORT reaches the owner's wire.
+        // Close while the association is not yet marked closed, so an ABORT usrsctp outputs
+        // now still reaches the owner's wire; callbacks after this are late and dropped.
         e.raw.close();
         ffi::deregister_address(id);
+        e.shared.set_closed();
         if notify {
             e.mailbox.post_event(Event::Closed { assoc: id, reason });
         }
-        routes::remove(id);
+        // The route stays while the handle lives (a `send` that raced with the end is reported
+        // through it); whichever of the two ends last removes it.
+        if e.shared.release(Release::Ended) {
+            routes::remove(id);
+        }
         bump(&COUNTERS.associations_closed);
         debug!(assoc = %id, ?reason, "association closed");
     }
@@ -136,10 +162,7 @@ impl Driver {
     pub(super) fn teardown(&mut self, reason: CloseReason) {
         let ids: Vec<AssocId> = self.entries.keys().copied().collect();
         for id in ids {
-            if let Some(e) = self.entries.get(&id) {
-                let _ = e.raw.set_abortive_close();
-            }
-            self.end(id, reason, true);
+            self.abort(id, reason, true);
         }
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {

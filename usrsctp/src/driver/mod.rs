@@ -79,6 +79,8 @@ struct Entry {
     resets: PendingResets,
     /// `AssocShared::outputs` at the previous stall-probe scan.
     outputs_at_last_scan: u64,
+    /// We are aborting it, for this reason: the COMM_LOST usrsctp reports is ours.
+    aborting: Option<CloseReason>,
 }
 
 impl Entry {
@@ -247,8 +249,9 @@ impl Driver {
                     e.outbox.push(msg);
                     self.flush(id);
                 }
-                // Closed in the meantime: its handle reports Closed; the message is dropped.
-                None => drop(msg),
+                // It ended after `send` accepted the message: report it to the owner, whose
+                // route lives as long as the handle (see `AssocShared::release`).
+                None => send::fail_unrouted(id, msg),
             },
             Command::ResetStreams { id, streams } => {
                 if let Some(e) = self.entries.get_mut(&id) {
@@ -269,10 +272,10 @@ impl Driver {
                 }
             }
             Command::Close { id } => self.close(id),
-            Command::Abort { id } => self.abort(id, true),
+            Command::Abort { id } => self.abort(id, CloseReason::AbortedLocally, true),
             Command::Discard { ids } => {
                 for id in ids {
-                    self.abort(id, false);
+                    self.abort(id, CloseReason::AbortedLocally, false);
                 }
             }
             Command::Stats { id, reply } => {

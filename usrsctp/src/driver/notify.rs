@@ -47,7 +47,9 @@ impl Driver {
                 sys::SCTP_SHUTDOWN_COMP => self.end(id, CloseReason::Graceful, true),
                 sys::SCTP_CANT_STR_ASSOC => self.end(id, CloseReason::ConnectFailed, true),
                 _ => {
-                    let reason = if peer_abort {
+                    let reason = if let Some(ours) = e.aborting {
+                        ours
+                    } else if peer_abort {
                         CloseReason::AbortedByPeer
                     } else {
                         CloseReason::CommunicationLost

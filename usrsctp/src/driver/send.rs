@@ -12,8 +12,11 @@ use tracing::{debug, trace};
 
 use super::Driver;
 use crate::error::Error;
-use crate::event::{AssocId, Event, MessageId, ResetDirection, ResetOutcome, SendFailure};
+use crate::event::{
+    AssocId, CloseReason, Event, MessageId, ResetDirection, ResetOutcome, SendFailure,
+};
 use crate::shared::command::Outgoing;
+use crate::shared::routes;
 
 /// The queue of accepted messages usrsctp has not taken yet.
 #[derive(Default)]
@@ -32,6 +35,16 @@ pub(super) fn failed(assoc: AssocId, msg: &Outgoing, reason: SendFailure) -> Eve
         stream: msg.info.stream,
         ppid: msg.info.ppid,
         reason,
+    }
+}
+
+/// Reports a message that reached the stack thread after its association ended. The route
+/// exists while the handle that accepted it does; without one (the worker was dropped) nobody
+/// is left to tell.
+pub(super) fn fail_unrouted(id: AssocId, msg: Outgoing) {
+    if let Some((shared, mailbox)) = routes::endpoints(id) {
+        shared.dequeued(msg.data.len());
+        mailbox.post_event(failed(id, &msg, SendFailure::AssociationClosed));
     }
 }
 
@@ -151,7 +164,7 @@ impl Driver {
             e.shutdown_sent = true;
             if let Err(err) = e.raw.shutdown_write() {
                 debug!(assoc = %id, error = %err, "shutdown failed; aborting");
-                self.abort(id, true);
+                self.abort(id, CloseReason::AbortedLocally, true);
             }
         }
     }

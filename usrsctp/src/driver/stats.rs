@@ -31,6 +31,7 @@ impl Driver {
             buffered_amount: s.shared.buffered(),
             queued_messages: s.outbox.len(),
             mailbox_bytes: s.shared.mailbox_bytes(),
+            mailbox_peak_bytes: s.shared.mailbox_peak_bytes(),
             receive_paused: s.shared.receive_paused(),
             upcall_pending: s.shared.upcall_pending.load(Relaxed),
             messages_sent: s.shared.messages_sent.load(Relaxed),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tracing::debug;
 
 use super::Driver;
-use crate::event::AssocId;
+use crate::event::{AssocId, CloseReason};
 use crate::ffi;
 
 /// How often the thread advances usrsctp's timers (usrsctp's own timer thread, which the crate
@@ -68,7 +68,7 @@ impl Driver {
             };
             if e.close_deadline.is_some_and(|d| d <= now) {
                 debug!(assoc = %id, "graceful close timed out; aborting");
-                self.abort(id, true);
+                self.abort(id, CloseReason::AbortedLocally, true);
                 continue;
             }
             self.try_resets(id);

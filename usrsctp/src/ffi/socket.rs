@@ -26,11 +26,7 @@ pub(crate) struct SendInfo {
 }
 
 fn conn_addr(port: u16, id: AssocId) -> sys::sockaddr_conn {
-    sys::sockaddr_conn {
-        sconn_family: sys::AF_CONN as u16,
-        sconn_port: port.to_be(),
-        sconn_addr: id_to_addr(id),
-    }
+    sys::sockaddr_conn::new(port, id_to_addr(id))
 }
 
 /// What one `recvv` returned.
@@ -298,11 +294,7 @@ impl RawSocket {
 
     /// Reads the next piece of a message or notification into `buf`.
     pub(crate) fn recvv(&self, buf: &mut [u8]) -> Result<Received, Errno> {
-        let mut from: sys::sockaddr_conn = sys::sockaddr_conn {
-            sconn_family: 0,
-            sconn_port: 0,
-            sconn_addr: ptr::null_mut(),
-        };
+        let mut from = sys::sockaddr_conn::new(0, ptr::null_mut());
         let mut fromlen = size_of::<sys::sockaddr_conn>() as libc::socklen_t;
         let mut info: sys::sctp_rcvinfo = zeroed_pod();
         let mut infolen = size_of::<sys::sctp_rcvinfo>() as libc::socklen_t;
@@ -371,6 +363,38 @@ impl RawSocket {
         // SAFETY: `raw` is live.
         let rc = unsafe { sys::usrsctp_shutdown(self.raw, libc::SHUT_WR) };
         check("usrsctp_shutdown", self.id, rc)
+    }
+
+    /// Aborts the association now (`SCTP_ABORT`): an ABORT goes out, and usrsctp reports every
+    /// message it still holds, sent or not, as a SEND_FAILED notification, then the end as an
+    /// ASSOC_CHANGE (COMM_LOST), all readable from the socket. Fails with EINVAL before the
+    /// handshake completed.
+    pub(crate) fn abort_association(&self) -> Result<(), Errno> {
+        let mut spa: sys::sctp_sendv_spa = zeroed_pod();
+        spa.sendv_flags = sys::SCTP_SEND_SNDINFO_VALID;
+        spa.sendv_sndinfo.snd_flags = sys::SCTP_ABORT;
+        // usrsctp refuses a null data pointer (EFAULT), even with length 0.
+        let nothing = [0u8; 1];
+        // SAFETY: `raw` is live; `nothing` is valid for the call (0 bytes of it are read);
+        // `spa` is valid for the call and not kept.
+        let n = unsafe {
+            sys::usrsctp_sendv(
+                self.raw,
+                nothing.as_ptr().cast(),
+                0,
+                ptr::null_mut(),
+                0,
+                (&mut spa as *mut sys::sctp_sendv_spa).cast(),
+                size_of::<sys::sctp_sendv_spa>() as libc::socklen_t,
+                sys::SCTP_SENDV_SPA,
+                0,
+            )
+        };
+        if n < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(())
+        }
     }
 
     /// Makes the following close send ABORT instead of the SHUTDOWN handshake.

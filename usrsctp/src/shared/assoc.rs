@@ -34,6 +34,11 @@ impl AssociationState {
     }
 }
 
+/// What one queued message costs besides its payload, in bytes: the event or command that
+/// carries it, its allocation and its queue slot (measured: about 116 B for a 1-byte message on
+/// the send side). The send high-water mark and the receive credit charge it per message.
+pub(crate) const MESSAGE_OVERHEAD: usize = 128;
+
 /// State shared by the handle (worker thread), the stack thread and the callbacks. Atomics,
 /// and one leaf lock (`probe`, see there).
 pub(crate) struct AssocShared {
@@ -42,12 +47,18 @@ pub(crate) struct AssocShared {
     /// Where `Resume` goes when the consumer frees credit.
     commands: CommandSender,
     state: AtomicU8,
-    /// Bytes accepted by `send` that SCTP has not taken yet.
+    /// Bytes accepted by `send` that SCTP has not taken yet (payload: what users see).
     buffered: AtomicUsize,
+    /// The same messages charged with [`MESSAGE_OVERHEAD`] each: what admission and the
+    /// default low-water mark count, so a flood of tiny messages is bounded too.
+    send_charge: AtomicUsize,
     /// A `WouldBlock` was returned and no `BufferedAmountLow` has followed yet.
     blocked: AtomicBool,
-    /// Bytes of `Message` events posted to the mailbox and not yet taken.
+    /// Bytes of `Message` events posted to the mailbox and not yet taken, each charged with
+    /// [`MESSAGE_OVERHEAD`] on top of its payload (an empty message is not free).
     recv_queued: AtomicUsize,
+    /// The most `recv_queued` has been.
+    recv_peak: AtomicUsize,
     /// The stack thread stopped reading for lack of credit; the consumer must send `Resume`.
     recv_paused: AtomicBool,
     /// An upcall is queued for the stack thread (coalesces upcall storms).
@@ -67,6 +78,18 @@ pub(crate) struct AssocShared {
     /// buffer is reused), the stack thread copies or clears it; neither holds it across any
     /// other call.
     pub(crate) probe: Mutex<Vec<u8>>,
+    /// Which of the two holders of the route let go: bit 0 the stack thread (the association
+    /// ended), bit 1 the handle (dropped). See [`release`](Self::release).
+    released: AtomicU8,
+}
+
+/// One of the two parties whose end [`AssocShared::release`] waits for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// The stack thread ended the association.
+    Ended = 1,
+    /// The `Association` handle was dropped.
+    HandleDropped = 2,
 }
 
 impl AssocShared {
@@ -77,8 +100,10 @@ impl AssocShared {
             commands,
             state: AtomicU8::new(0),
             buffered: AtomicUsize::new(0),
+            send_charge: AtomicUsize::new(0),
             blocked: AtomicBool::new(false),
             recv_queued: AtomicUsize::new(0),
+            recv_peak: AtomicUsize::new(0),
             recv_paused: AtomicBool::new(false),
             upcall_pending: AtomicBool::new(false),
             negotiated_outbound: AtomicU32::new(0),
@@ -89,6 +114,7 @@ impl AssocShared {
             bytes_received: AtomicU64::new(0),
             outputs: AtomicU64::new(0),
             probe: Mutex::new(Vec::new()),
+            released: AtomicU8::new(0),
         }
     }
 
@@ -100,6 +126,15 @@ impl AssocShared {
             probe.clear();
             probe.extend_from_slice(packet);
         }
+    }
+
+    /// Records that `who` let go of the association; true for the second of the two, which
+    /// removes the route. The route outlives the association while the handle lives, so a
+    /// message `send` accepted just before the end is reported, not dropped.
+    pub(crate) fn release(&self, who: Release) -> bool {
+        let bit = who as u8;
+        let before = self.released.fetch_or(bit, Ordering::AcqRel);
+        before & bit == 0 && before | bit == 3
     }
 
     pub(crate) fn state(&self) -> AssociationState {
@@ -149,56 +184,79 @@ impl AssocShared {
         self.recv_queued.load(Ordering::Acquire)
     }
 
+    pub(crate) fn mailbox_peak_bytes(&self) -> usize {
+        self.recv_peak.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn receive_paused(&self) -> bool {
         self.recv_paused.load(Ordering::Acquire)
     }
 
-    /// Worker side: reserves `len` bytes of send queue, or says WouldBlock. A message always
-    /// fits into an empty queue, so a message of up to `max_message_size` can always be sent.
+    /// Worker side: reserves room for a message of `len` bytes, or says WouldBlock. The queue
+    /// is charged `len` + [`MESSAGE_OVERHEAD`]; a message always fits into an empty queue, so
+    /// a message of up to `max_message_size` can always be sent. Only the owner's thread admits
+    /// (the handle is neither `Send` nor `Sync`); the stack thread only releases.
     pub(crate) fn admit(&self, len: usize) -> Result<(), Error> {
         let high = self.config.send_high_water;
-        let mut cur = self.buffered.load(Ordering::SeqCst);
+        let charge = len + MESSAGE_OVERHEAD;
+        let mut cur = self.send_charge.load(Ordering::SeqCst);
         loop {
-            if cur > 0 && cur + len > high {
+            if cur > 0 && cur + charge > high {
                 // Announce that we wait, then look again: a drain that raced with us either
-                // sees the flag (and will post BufferedAmountLow) or has changed `buffered`.
+                // sees the flag (and will post BufferedAmountLow) or has changed the charge.
                 self.blocked.store(true, Ordering::SeqCst);
-                let now = self.buffered.load(Ordering::SeqCst);
+                let now = self.send_charge.load(Ordering::SeqCst);
                 if now == cur {
                     return Err(Error::WouldBlock {
                         assoc: self.id,
-                        buffered: cur,
+                        buffered: self.buffered(),
                         high_water: high,
                     });
                 }
                 cur = now;
                 continue;
             }
-            match self
-                .buffered
-                .compare_exchange(cur, cur + len, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return Ok(()),
+            match self.send_charge.compare_exchange(
+                cur,
+                cur + charge,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    self.buffered.fetch_add(len, Ordering::SeqCst);
+                    return Ok(());
+                }
                 Err(v) => cur = v,
             }
         }
     }
 
-    /// Stack side: `len` bytes left our queue (taken by SCTP, or failed). Returns the new
-    /// buffered amount if a `BufferedAmountLow` event is due.
+    /// Stack side: a message of `len` bytes left our queue (taken by SCTP, or failed). Returns
+    /// the new buffered amount if a `BufferedAmountLow` event is due:
+    /// - with `buffered_amount_low_threshold` `t`, when the buffered amount drops from above
+    ///   `t` to at most `t`, and also on the first release after a `WouldBlock` that finds it
+    ///   at most `t` (admission counts per-message overhead, so a `WouldBlock` can come while
+    ///   the amount is already at or below `t`: without this, no crossing would ever follow);
+    /// - without, after a `WouldBlock`, once the charged queue is down to half the high-water
+    ///   mark.
     pub(crate) fn dequeued(&self, len: usize) -> Option<usize> {
+        let charge_after = self
+            .send_charge
+            .fetch_sub(len + MESSAGE_OVERHEAD, Ordering::SeqCst)
+            - len
+            - MESSAGE_OVERHEAD;
         let before = self.buffered.fetch_sub(len, Ordering::SeqCst);
         let after = before - len;
-        let low = self.config.low_water();
-        let crossed = before > low && after <= low;
         match self.config.buffered_amount_low_threshold {
-            Some(_) if crossed => {
-                self.blocked.store(false, Ordering::SeqCst);
-                Some(after)
+            Some(t) => {
+                let crossed = before > t && after <= t;
+                let waited = after <= t && self.blocked.swap(false, Ordering::SeqCst);
+                (crossed || waited).then_some(after)
             }
-            Some(_) => None,
-            None if after <= low && self.blocked.swap(false, Ordering::SeqCst) => Some(after),
-            None => None,
+            None => {
+                let low = self.config.send_high_water / 2;
+                (charge_after <= low && self.blocked.swap(false, Ordering::SeqCst)).then_some(after)
+            }
         }
     }
 
@@ -220,14 +278,17 @@ impl AssocShared {
 
     /// Stack side: a message of `len` bytes was posted to the mailbox.
     pub(crate) fn delivered(&self, len: usize) {
-        self.recv_queued.fetch_add(len, Ordering::SeqCst);
+        let charge = len + MESSAGE_OVERHEAD;
+        let now = self.recv_queued.fetch_add(charge, Ordering::SeqCst) + charge;
+        self.recv_peak.fetch_max(now, Ordering::Relaxed);
         self.messages_received.fetch_add(1, Ordering::Relaxed);
         self.bytes_received.fetch_add(len as u64, Ordering::Relaxed);
     }
 
     /// Worker side: a message of `len` bytes was taken from the mailbox.
     pub(crate) fn release_credit(&self, len: usize) {
-        let after = self.recv_queued.fetch_sub(len, Ordering::SeqCst) - len;
+        let charge = len + MESSAGE_OVERHEAD;
+        let after = self.recv_queued.fetch_sub(charge, Ordering::SeqCst) - charge;
         if after <= self.config.receive_credit / 2
             && self.recv_paused.load(Ordering::SeqCst)
             && self.recv_paused.swap(false, Ordering::SeqCst)
@@ -251,28 +312,55 @@ mod tests {
         (AssocShared::new(AssocId(1), config, tx), rx)
     }
 
+    const OH: usize = MESSAGE_OVERHEAD;
+
     #[test]
     fn admission_blocks_above_high_water_and_low_event_follows_the_drain() {
         let cfg = AssociationConfig {
             max_message_size: 100,
-            send_high_water: 300,
+            send_high_water: 3 * (100 + OH),
             ..Default::default()
         };
         let (s, _rx) = shared(cfg);
         for _ in 0..3 {
             s.admit(100).unwrap();
         }
+        assert_eq!(s.buffered(), 300, "the buffered amount is payload");
         let err = s.admit(100).unwrap_err();
         assert!(err.is_would_block(), "{err}");
         assert_eq!(
             s.dequeued(100),
             None,
-            "200 left: above the low-water mark of 150"
+            "two messages left: above half the high-water mark"
         );
-        assert_eq!(s.dequeued(100), Some(100), "crossed 150 after a WouldBlock");
+        assert_eq!(
+            s.dequeued(100),
+            Some(100),
+            "down to half after a WouldBlock"
+        );
         assert_eq!(s.dequeued(100), None, "one event per WouldBlock");
         // An empty queue accepts any message up to max size.
         s.admit(100).unwrap();
+    }
+
+    #[test]
+    fn tiny_messages_are_charged_their_overhead() {
+        let cfg = AssociationConfig {
+            max_message_size: 1000,
+            send_high_water: 64 * 1024,
+            ..Default::default()
+        };
+        let (s, _rx) = shared(cfg);
+        let mut admitted = 0;
+        while s.admit(1).is_ok() {
+            admitted += 1;
+        }
+        assert_eq!(
+            admitted,
+            64 * 1024 / (1 + OH),
+            "not 65,536 one-byte messages"
+        );
+        assert_eq!(s.buffered(), admitted);
     }
 
     #[test]
@@ -295,6 +383,29 @@ mod tests {
     }
 
     #[test]
+    fn a_would_block_at_or_below_the_threshold_is_still_followed_by_an_event() {
+        // Issue 12 item 6: t >= high - len. The queue is full (by charge) while the buffered
+        // amount is already at or below t, so no downward crossing of t can follow.
+        let cfg = AssociationConfig {
+            max_message_size: 100,
+            send_high_water: 2 * (100 + OH),
+            buffered_amount_low_threshold: Some(150),
+            ..Default::default()
+        };
+        let (s, _rx) = shared(cfg);
+        s.admit(100).unwrap();
+        s.admit(10).unwrap();
+        let err = s.admit(100).unwrap_err();
+        assert!(err.is_would_block(), "{err}");
+        assert!(
+            s.buffered() <= 150,
+            "blocked while at or below the threshold"
+        );
+        assert_eq!(s.dequeued(10), Some(100), "the waiting sender is told");
+        assert_eq!(s.dequeued(100), None, "once");
+    }
+
+    #[test]
     fn credit_pauses_reading_and_the_consumer_resumes_it_once() {
         let cfg = AssociationConfig {
             receive_credit: 1000,
@@ -302,18 +413,35 @@ mod tests {
         };
         let (s, rx) = shared(cfg);
         assert!(s.may_read());
-        s.delivered(600);
+        s.delivered(400);
         assert!(s.may_read());
-        s.delivered(600);
-        assert!(!s.may_read(), "1200 queued, credit 1000");
-        s.release_credit(600);
+        s.delivered(400);
+        assert!(!s.may_read(), "1056 charged, credit 1000");
+        s.release_credit(400);
         assert!(
             rx.try_recv().is_err(),
-            "600 left is above half the credit: no resume yet"
+            "528 left is above half the credit: no resume yet"
         );
-        s.release_credit(600);
+        s.release_credit(400);
         assert!(matches!(rx.try_recv(), Ok(Command::Resume { .. })));
         assert!(rx.try_recv().is_err(), "exactly one resume");
         assert!(s.may_read());
+        assert_eq!(s.mailbox_peak_bytes(), 2 * (400 + OH));
+    }
+
+    #[test]
+    fn empty_messages_use_up_the_credit_too() {
+        let cfg = AssociationConfig {
+            receive_credit: 64 * 1024,
+            ..Default::default()
+        };
+        let (s, _rx) = shared(cfg);
+        let mut read = 0;
+        while s.may_read() {
+            s.delivered(0);
+            read += 1;
+        }
+        assert_eq!(read, 64 * 1024 / OH, "bounded by the per-message charge");
+        assert!(s.receive_paused());
     }
 }

@@ -20,6 +20,7 @@ pub(crate) struct Counters {
     pub(crate) association_restarts: AtomicU64,
     pub(crate) stall_probes: AtomicU64,
     pub(crate) stack_panics: AtomicU64,
+    pub(crate) messages_too_large: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -39,6 +40,7 @@ pub(crate) static COUNTERS: Counters = Counters {
     association_restarts: AtomicU64::new(0),
     stall_probes: AtomicU64::new(0),
     stack_panics: AtomicU64::new(0),
+    messages_too_large: AtomicU64::new(0),
 };
 
 pub(crate) fn bump(counter: &AtomicU64) {

@@ -54,7 +54,8 @@ pub(crate) fn remove(id: AssocId) -> bool {
         .is_some()
 }
 
-/// Removes every route of `owner` and returns their ids.
+/// Removes every route of `owner`, marks those associations closed (their handles refuse to
+/// send from now on), and returns their ids.
 pub(crate) fn remove_owner(owner: WorkerId) -> Vec<AssocId> {
     let mut routes = ROUTES.write().unwrap_or_else(PoisonError::into_inner);
     let ids: Vec<u64> = routes
@@ -63,7 +64,9 @@ pub(crate) fn remove_owner(owner: WorkerId) -> Vec<AssocId> {
         .map(|(id, _)| *id)
         .collect();
     for id in &ids {
-        routes.remove(id);
+        if let Some(route) = routes.remove(id) {
+            route.shared.set_closed();
+        }
     }
     ids.into_iter().map(AssocId).collect()
 }

@@ -27,6 +27,21 @@ impl ChannelManager {
                 self.on_message(t, message.stream, message.ppid, &message.data);
                 true
             }
+            Event::MessageTooLarge { stream, max, .. } => {
+                let error = if self.channels.contains_key(stream) {
+                    PeerError::MessageTooLarge {
+                        channel: ChannelId(*stream),
+                        max: *max,
+                    }
+                } else {
+                    PeerError::MessageOnUnknownStream {
+                        stream: *stream,
+                        ppid: 0,
+                    }
+                };
+                self.peer_error(error);
+                true
+            }
             Event::StreamsReset {
                 direction,
                 streams,
