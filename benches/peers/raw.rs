@@ -165,11 +165,7 @@ fn apply_sysctls(c: &StackConfig) {
 }
 
 fn conn_addr(token: usize) -> sys::sockaddr_conn {
-    sys::sockaddr_conn {
-        sconn_family: sys::AF_CONN as u16,
-        sconn_port: PORT.to_be(),
-        sconn_addr: token as *mut c_void,
-    }
+    sys::sockaddr_conn::new(PORT, token as *mut c_void)
 }
 
 fn setsockopt<T>(sock: *mut sys::socket, level: c_int, name: c_int, value: &T) {

@@ -97,8 +97,7 @@ fn slow_consumer_backpressure() {
                 }
             }
             // The true maximum the stack queued for this mailbox, not a sample.
-            let peak = b.assoc.stats().unwrap().mailbox_peak_bytes;
-            peak
+            b.assoc.stats().unwrap().mailbox_peak_bytes
         },
     );
     eprintln!(

@@ -1,18 +1,19 @@
 //! A worker's mailbox: a crossbeam channel of events paired with an eventfd that is readable
-//! while the mailbox is non-empty, so an epoll / mio / tokio loop can wait on it.
+//! exactly while the mailbox is non-empty (the protocol is in `signal.rs`), so an epoll / mio /
+//! tokio loop can wait on it.
 //!
 //! The sending side never blocks (unbounded channel, non-blocking eventfd write), which is what
 //! lets usrsctp's callbacks post into it while usrsctp holds its own locks.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use super::assoc::AssocShared;
+use super::signal::{Readiness, Signal};
 use crate::event::Event;
 
 /// One mailbox entry: the event plus, for a received message, the receive credit it holds.
@@ -22,52 +23,34 @@ pub(crate) struct Envelope {
     pub(crate) credit: Option<Arc<AssocShared>>,
 }
 
-struct Signal {
-    /// Envelopes posted and not yet taken. The eventfd is raised on the 0 → 1 edge and cleared
-    /// on the 1 → 0 edge.
-    pending: AtomicUsize,
-    fd: OwnedFd,
-}
+/// The eventfd a worker's loop waits on.
+struct EventFd(OwnedFd);
 
-impl Signal {
-    fn new() -> io::Result<Signal> {
+impl EventFd {
+    fn new() -> io::Result<EventFd> {
         // SAFETY: eventfd takes no pointers; a negative return is an error reported via errno.
         let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a freshly created descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Signal {
-            pending: AtomicUsize::new(0),
-            fd,
-        })
+        Ok(EventFd(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
+}
 
+impl Readiness for EventFd {
     fn raise(&self) {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live u64 to an eventfd we own. EAGAIN (counter saturated)
         // leaves it readable, which is all we need, so the result is not checked.
-        unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
     }
 
     fn clear(&self) {
         let mut buf: u64 = 0;
         // SAFETY: reads 8 bytes into a live u64 from a non-blocking eventfd we own; EAGAIN means
         // it was already clear.
-        unsafe { libc::read(self.fd.as_raw_fd(), (&mut buf as *mut u64).cast(), 8) };
-    }
-
-    /// Called after an envelope was taken.
-    fn taken(&self) {
-        if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
-            // Empty now: clear the fd, then look again. A post that raced with the clear has
-            // either raised after it (fd readable) or is seen here and re-raised.
-            self.clear();
-            if self.pending.load(Ordering::SeqCst) > 0 {
-                self.raise();
-            }
-        }
+        unsafe { libc::read(self.0.as_raw_fd(), (&mut buf as *mut u64).cast(), 8) };
     }
 }
 
@@ -75,21 +58,21 @@ impl Signal {
 #[derive(Clone)]
 pub(crate) struct MailboxSender {
     tx: Sender<Envelope>,
-    signal: Arc<Signal>,
+    signal: Arc<Signal<EventFd>>,
 }
 
 impl MailboxSender {
     /// Posts without blocking. Returns false if the mailbox is gone (worker dropped).
     pub(crate) fn post(&self, envelope: Envelope) -> bool {
         // Count before the envelope becomes visible, so a taker can never count below zero;
-        // raise after, so a woken reader finds it.
-        let was = self.signal.pending.fetch_add(1, Ordering::SeqCst);
+        // synchronise the descriptor after (see `signal.rs`).
+        let edge = self.signal.posting();
         if self.tx.send(envelope).is_err() {
-            self.signal.pending.fetch_sub(1, Ordering::SeqCst);
+            self.signal.cancelled();
             return false;
         }
-        if was == 0 {
-            self.signal.raise();
+        if edge {
+            self.signal.sync();
         }
         true
     }
@@ -106,11 +89,11 @@ impl MailboxSender {
 /// The receiving side, owned by one `Worker`.
 pub(crate) struct Mailbox {
     rx: Receiver<Envelope>,
-    signal: Arc<Signal>,
+    signal: Arc<Signal<EventFd>>,
 }
 
 pub(crate) fn mailbox() -> io::Result<(MailboxSender, Mailbox)> {
-    let signal = Arc::new(Signal::new()?);
+    let signal = Arc::new(Signal::new(EventFd::new()?));
     let (tx, rx) = crossbeam_channel::unbounded();
     Ok((
         MailboxSender {
@@ -154,7 +137,7 @@ impl Mailbox {
     }
 
     pub(crate) fn raw_fd(&self) -> RawFd {
-        self.signal.fd.as_raw_fd()
+        self.signal.readiness.0.as_raw_fd()
     }
 }
 

@@ -10,3 +10,4 @@ pub(crate) mod counters;
 pub(crate) mod instance;
 pub(crate) mod mailbox;
 pub(crate) mod routes;
+pub(crate) mod signal;
