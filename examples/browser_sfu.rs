@@ -3,7 +3,8 @@
 //! N worker threads (3 by default), each owning a UDP socket on 127.0.0.1, the DTLS sessions,
 //! SCTP associations and data channels of the browsers placed on it (round robin). What a
 //! browser sends on a channel is relayed to the channel of the same label of every other
-//! browser, across workers. Signalling is HTTP on 127.0.0.1.
+//! browser, across workers, as an SFU pipes a DataProducer to DataConsumers. Signalling is
+//! HTTP on 127.0.0.1. The relay lives in the `usrsctp-browser` crate (`browser/`).
 //!
 //! Run: `cargo run --release --example browser_sfu`, open the printed URL in two tabs and chat.
 //!
@@ -11,81 +12,7 @@
 //! the test page has posted K verdicts, printing each on a `VERDICT ` line; used by
 //! `scripts/browser-test`), `--timeout SECS` (with `--verdicts`: give up after this long).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use usrsctp_browser::{Relay, RelayConfig, Signalling};
-
-fn arg_value(args: &[String], name: &str) -> Result<Option<u64>, String> {
-    match args.iter().position(|a| a == name) {
-        None => Ok(None),
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .map(Some)
-            .ok_or_else(|| format!("{name} needs a number")),
-    }
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let port = arg_value(&args, "--port")?.unwrap_or(8080);
-    let workers = arg_value(&args, "--workers")?.unwrap_or(3);
-    let verdicts = arg_value(&args, "--verdicts")?;
-    let timeout = Duration::from_secs(arg_value(&args, "--timeout")?.unwrap_or(120));
-    let port = u16::try_from(port).map_err(|_| "--port must fit in 16 bits")?;
-    let workers = usize::try_from(workers).map_err(|_| "--workers is too large")?;
-
-    let relay = Arc::new(Relay::start(RelayConfig {
-        workers,
-        ..RelayConfig::default()
-    })?);
-    let signalling = Signalling::start(SocketAddr::from(([127, 0, 0, 1], port)), relay.clone())?;
-    let url = format!("http://{}/", signalling.addr());
-    println!("browser_sfu: {workers} workers; open {url} in two or more tabs");
-    println!("browser_sfu: the scripted browser test page is {url}test");
-
-    let started = Instant::now();
-    let mut received = 0u64;
-    let mut last_line = String::new();
-    let mut last_print = Instant::now();
-    loop {
-        if let Ok(v) = signalling
-            .verdicts()
-            .recv_timeout(Duration::from_millis(250))
-        {
-            println!("VERDICT {v}");
-            received += 1;
-        }
-        if verdicts.is_some_and(|k| received >= k) {
-            break;
-        }
-        if verdicts.is_some() && started.elapsed() > timeout {
-            return Err(format!("no verdict within {timeout:?}").into());
-        }
-        // The live line: per-worker clients, messages relayed, bytes.
-        let line = relay
-            .stats()
-            .iter()
-            .map(|s| {
-                format!(
-                    "w{}: {} clients, {} msgs in, {} relayed, {} B",
-                    s.worker, s.clients, s.messages_in, s.messages_relayed, s.bytes_relayed
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" | ");
-        if line != last_line && last_print.elapsed() >= Duration::from_secs(1) {
-            println!("{line}");
-            last_line = line;
-            last_print = Instant::now();
-        }
-    }
-    drop(signalling);
-    match Arc::try_unwrap(relay) {
-        Ok(relay) => relay.shutdown(),
-        Err(_) => return Err("the relay is still shared".into()),
-    }
-    Ok(())
+    usrsctp_browser::demo::run(&args)
 }

@@ -16,8 +16,8 @@ use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::ssl::{
-    ErrorCode, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslStream,
-    SslVerifyMode, SslVersion,
+    ErrorCode, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslStream, SslVerifyMode,
+    SslVersion,
 };
 use openssl::x509::{X509NameBuilder, X509};
 
@@ -392,10 +392,7 @@ mod tests {
                 let out = session.input(&record[0]).unwrap();
                 assert_eq!(out.data, vec![b"sctp packet".to_vec()]);
             } else {
-                assert!(matches!(
-                    result,
-                    Err(DtlsError::FingerprintMismatch { .. })
-                ));
+                assert!(matches!(result, Err(DtlsError::FingerprintMismatch { .. })));
                 assert_eq!(session.state(), DtlsState::Closed);
             }
         }

@@ -126,7 +126,14 @@ fn serve(mut conn: TcpStream, relay: &Relay, verdicts: &Sender<String>) -> io::R
     let mut parts = request_line.split_whitespace();
     let (method, target) = match (parts.next(), parts.next()) {
         (Some(m), Some(t)) => (m.to_owned(), t.to_owned()),
-        _ => return respond(&mut conn, "400 Bad Request", "text/plain", b"bad request line"),
+        _ => {
+            return respond(
+                &mut conn,
+                "400 Bad Request",
+                "text/plain",
+                b"bad request line",
+            )
+        }
     };
     let mut content_length = 0usize;
     loop {
@@ -158,19 +165,44 @@ fn serve(mut conn: TcpStream, relay: &Relay, verdicts: &Sender<String>) -> io::R
     reader.read_exact(&mut body)?;
     let path = target.split('?').next().unwrap_or("");
     match (method.as_str(), path) {
-        ("GET", "/") => respond(&mut conn, "200 OK", "text/html; charset=utf-8", CHAT_PAGE.as_bytes()),
-        ("GET", "/test") => respond(&mut conn, "200 OK", "text/html; charset=utf-8", TEST_PAGE.as_bytes()),
+        ("GET", "/") => respond(
+            &mut conn,
+            "200 OK",
+            "text/html; charset=utf-8",
+            CHAT_PAGE.as_bytes(),
+        ),
+        ("GET", "/test") => respond(
+            &mut conn,
+            "200 OK",
+            "text/html; charset=utf-8",
+            TEST_PAGE.as_bytes(),
+        ),
         ("GET", "/favicon.ico") => respond(&mut conn, "204 No Content", "text/plain", b""),
         ("POST", "/offer") => {
             let Ok(sdp) = String::from_utf8(body) else {
-                return respond(&mut conn, "400 Bad Request", "text/plain", b"offer is not UTF-8");
+                return respond(
+                    &mut conn,
+                    "400 Bad Request",
+                    "text/plain",
+                    b"offer is not UTF-8",
+                );
             };
             match relay.offer(&sdp) {
                 Ok(a) => {
                     let body = json!({"sdp": a.sdp, "worker": a.worker, "client": a.client});
-                    respond(&mut conn, "200 OK", "application/json", body.to_string().as_bytes())
+                    respond(
+                        &mut conn,
+                        "200 OK",
+                        "application/json",
+                        body.to_string().as_bytes(),
+                    )
                 }
-                Err(e) => respond(&mut conn, "400 Bad Request", "text/plain", e.to_string().as_bytes()),
+                Err(e) => respond(
+                    &mut conn,
+                    "400 Bad Request",
+                    "text/plain",
+                    e.to_string().as_bytes(),
+                ),
             }
         }
         ("GET", "/stats") => {
@@ -195,7 +227,12 @@ fn serve(mut conn: TcpStream, relay: &Relay, verdicts: &Sender<String>) -> io::R
                 .map(|(c, w)| json!({"client": c, "worker": w}))
                 .collect();
             let body = json!({"workers": workers, "clients": clients});
-            respond(&mut conn, "200 OK", "application/json", body.to_string().as_bytes())
+            respond(
+                &mut conn,
+                "200 OK",
+                "application/json",
+                body.to_string().as_bytes(),
+            )
         }
         ("POST", "/verdict") => {
             let text = String::from_utf8_lossy(&body).into_owned();

@@ -80,10 +80,7 @@ impl BindingRequest {
             .map_err(|e| IceError::BadFingerprint(e.to_string()))?;
         let username = TextAttribute::get_from_as(&message, ATTR_USERNAME)
             .map_err(|_| IceError::BadUsername)?;
-        let (local, remote) = username
-            .text
-            .split_once(':')
-            .ok_or(IceError::BadUsername)?;
+        let (local, remote) = username.text.split_once(':').ok_or(IceError::BadUsername)?;
         Ok(BindingRequest {
             local_ufrag: local.to_owned(),
             remote_ufrag: remote.to_owned(),
@@ -157,7 +154,10 @@ mod tests {
         let raw = request("srv:brw", "serverpassword", true);
         assert!(is_stun(&raw) && !is_dtls(&raw));
         let req = BindingRequest::parse(&raw).unwrap();
-        assert_eq!((req.local_ufrag.as_str(), req.remote_ufrag.as_str()), ("srv", "brw"));
+        assert_eq!(
+            (req.local_ufrag.as_str(), req.remote_ufrag.as_str()),
+            ("srv", "brw")
+        );
         assert!(req.use_candidate);
         let resp = req.respond("serverpassword", from).unwrap();
         let mut m = Message::new();

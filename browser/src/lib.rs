@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod demo;
 pub mod dtls;
 pub mod http;
 pub mod ice;

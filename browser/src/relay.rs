@@ -249,9 +249,11 @@ impl Relay {
         });
         let mut threads = Vec::new();
         for (index, (poll, commands)) in polls.into_iter().zip(receivers).enumerate() {
-            let socket = UdpSocket::bind("127.0.0.1:0".parse().map_err(|_| {
-                RelayError::Io(io::Error::other("bad bind address"))
-            })?)?;
+            let socket = UdpSocket::bind(
+                "127.0.0.1:0"
+                    .parse()
+                    .map_err(|_| RelayError::Io(io::Error::other("bad bind address")))?,
+            )?;
             let sctp = stack.worker()?;
             let (shared, identity, config) = (shared.clone(), identity.clone(), config.clone());
             let spawn = move || {
@@ -410,15 +412,21 @@ fn ice_token(len: usize) -> Result<String, RelayError> {
 
 fn channel_type_json(t: ChannelType) -> Value {
     match t {
-        ChannelType::Reliable { unordered } => json!({"reliability": "reliable", "ordered": !unordered}),
+        ChannelType::Reliable { unordered } => {
+            json!({"reliability": "reliable", "ordered": !unordered})
+        }
         ChannelType::PartialReliableRexmit {
             unordered,
             max_retransmits,
-        } => json!({"reliability": "rexmit", "ordered": !unordered, "maxRetransmits": max_retransmits}),
+        } => {
+            json!({"reliability": "rexmit", "ordered": !unordered, "maxRetransmits": max_retransmits})
+        }
         ChannelType::PartialReliableTimed {
             unordered,
             lifetime_ms,
-        } => json!({"reliability": "timed", "ordered": !unordered, "maxPacketLifeTime": lifetime_ms}),
+        } => {
+            json!({"reliability": "timed", "ordered": !unordered, "maxPacketLifeTime": lifetime_ms})
+        }
     }
 }
 
@@ -429,7 +437,8 @@ fn describe_init(packet: &[u8]) -> Option<String> {
         return None;
     }
     let u16_at = |i: usize| u16::from_be_bytes([packet[i], packet[i + 1]]);
-    let u32_at = |i: usize| u32::from_be_bytes([packet[i], packet[i + 1], packet[i + 2], packet[i + 3]]);
+    let u32_at =
+        |i: usize| u32::from_be_bytes([packet[i], packet[i + 1], packet[i + 2], packet[i + 3]]);
     let chunk_len = (u16_at(14) as usize).min(packet.len() - 12);
     let mut s = format!(
         "INIT a_rwnd={} os={} mis={} params=[",
@@ -509,8 +518,7 @@ impl RelayWorker {
             if last_housekeeping.elapsed() >= Duration::from_millis(500) {
                 last_housekeeping = Instant::now();
                 for peer in self.peers.values_mut() {
-                    if peer.dead.is_none() && peer.last_heard.elapsed() > self.config.idle_timeout
-                    {
+                    if peer.dead.is_none() && peer.last_heard.elapsed() > self.config.idle_timeout {
                         peer.dead = Some("idle (no ICE consent checks)".into());
                     }
                 }
@@ -830,7 +838,7 @@ impl RelayWorker {
             let channel = channels.channel_ids().into_iter().find(|c| {
                 channels
                     .channel(*c)
-                    .is_some_and(|i| &*i.label == &**label && i.state == ChannelState::Open)
+                    .is_some_and(|i| *i.label == **label && i.state == ChannelState::Open)
             });
             let Some(channel) = channel else {
                 stats.dropped.fetch_add(1, Ordering::Relaxed);

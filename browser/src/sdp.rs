@@ -131,8 +131,7 @@ impl Offer {
             bundle,
             ice_ufrag,
             ice_pwd,
-            fingerprint: fingerprint
-                .ok_or_else(|| SdpError("no a=fingerprint:sha-256".into()))?,
+            fingerprint: fingerprint.ok_or_else(|| SdpError("no a=fingerprint:sha-256".into()))?,
             sctp_port,
             max_message_size,
         })
@@ -168,8 +167,8 @@ pub fn answer(p: &AnswerParams<'_>) -> String {
     // Writing into a String cannot fail.
     let _ = write!(
         s,
-        "v=0\r\no={} {} 2 IN {ip_kind} {ip}\r\ns=-\r\nt=0 0\r\n",
-        "usrsctp-browser", p.session_id
+        "v=0\r\no=usrsctp-browser {} 2 IN {ip_kind} {ip}\r\ns=-\r\nt=0 0\r\n",
+        p.session_id
     );
     if p.offer.bundle {
         let _ = write!(s, "a=group:BUNDLE {}\r\n", p.offer.mid);
