@@ -2,14 +2,47 @@
 //! `browser-sfu` binary, which the browser test's `cargo test` wrapper runs).
 //!
 //! Options: `--port P` (default 8080), `--workers N` (default 3), `--verdicts K` (exit after
-//! the test page has posted K verdicts, printing each on a `VERDICT ` line; used by
-//! `scripts/browser-test`), `--timeout SECS` (with `--verdicts`: give up after this long).
+//! the test page has posted K verdicts; used by `scripts/browser-test`), `--timeout SECS`
+//! (with `--verdicts`: give up after this long).
+//!
+//! Each verdict is printed as a `VERDICT <json>` line, a `SCENARIO PASS|FAIL <name>: <detail>`
+//! line per scenario and a `RESULT <passed>/<total> <user agent>` line. With `--verdicts`, the
+//! exit status is 0 only if every verdict passed every scenario (3 otherwise).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::{Relay, RelayConfig, Signalling};
+
+/// Prints a verdict's scenarios and its `RESULT` line; true if it passed every scenario.
+fn report_verdict(verdict: &str) -> bool {
+    let v: serde_json::Value = match serde_json::from_str(verdict) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("RESULT 0/0 (the verdict is not JSON: {e})");
+            return false;
+        }
+    };
+    let results = v["results"].as_array().cloned().unwrap_or_default();
+    let mut passed = 0;
+    for r in &results {
+        let ok = r["ok"].as_bool() == Some(true);
+        passed += usize::from(ok);
+        println!(
+            "SCENARIO {} {}: {}",
+            if ok { "PASS" } else { "FAIL" },
+            r["name"].as_str().unwrap_or("?"),
+            r["detail"].as_str().unwrap_or("")
+        );
+    }
+    println!(
+        "RESULT {passed}/{} {}",
+        results.len(),
+        v["userAgent"].as_str().unwrap_or("unknown browser")
+    );
+    !results.is_empty() && passed == results.len()
+}
 
 fn arg_value(args: &[String], name: &str) -> Result<Option<u64>, String> {
     match args.iter().position(|a| a == name) {
@@ -43,6 +76,7 @@ pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let mut received = 0u64;
+    let mut all_passed = true;
     let mut last_line = String::new();
     let mut last_print = Instant::now();
     loop {
@@ -52,6 +86,7 @@ pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         {
             println!("VERDICT {v}");
             received += 1;
+            all_passed &= report_verdict(&v);
         }
         if verdicts.is_some_and(|k| received >= k) {
             break;
@@ -81,6 +116,9 @@ pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     match Arc::try_unwrap(relay) {
         Ok(relay) => relay.shutdown(),
         Err(_) => return Err("the relay is still shared".into()),
+    }
+    if verdicts.is_some() && !all_passed {
+        std::process::exit(3);
     }
     Ok(())
 }

@@ -122,7 +122,10 @@ fn serve(mut conn: TcpStream, relay: &Relay, verdicts: &Sender<String>) -> io::R
     conn.set_write_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
+    if reader.read_line(&mut request_line)? == 0 {
+        // A connection closed without a request (browsers open speculative ones).
+        return Ok(());
+    }
     let mut parts = request_line.split_whitespace();
     let (method, target) = match (parts.next(), parts.next()) {
         (Some(m), Some(t)) => (m.to_owned(), t.to_owned()),

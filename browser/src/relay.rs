@@ -270,6 +270,7 @@ impl Relay {
                     by_ufrag: HashMap::new(),
                     by_addr: HashMap::new(),
                     by_assoc: HashMap::new(),
+                    trace: std::env::var("USRSCTP_BROWSER_TRACE").as_deref() == Ok("1"),
                 };
                 if let Err(e) = worker.run() {
                     eprintln!("relay worker {index} failed: {e}");
@@ -396,6 +397,8 @@ struct RelayWorker {
     by_ufrag: HashMap<String, u64>,
     by_addr: HashMap<SocketAddr, u64>,
     by_assoc: HashMap<AssocId, u64>,
+    /// `USRSCTP_BROWSER_TRACE=1`: log the chunks of every SCTP packet.
+    trace: bool,
 }
 
 /// A random ICE credential of `len` characters from the ICE alphabet (RFC 8839 §5.4).
@@ -428,6 +431,71 @@ fn channel_type_json(t: ChannelType) -> Value {
             json!({"reliability": "timed", "ordered": !unordered, "maxPacketLifeTime": lifetime_ms})
         }
     }
+}
+
+/// Lists the chunks of an SCTP packet (RFC 9260 §3.2), for `USRSCTP_BROWSER_TRACE=1`: DATA
+/// with its stream, PPID, flags and length; other chunks by name.
+pub fn describe_packet(packet: &[u8]) -> String {
+    let mut out = Vec::new();
+    let mut at = 12;
+    while at + 4 <= packet.len() {
+        let typ = packet[at];
+        let flags = packet[at + 1];
+        let len = u16::from_be_bytes([packet[at + 2], packet[at + 3]]) as usize;
+        if len < 4 || at + len > packet.len() {
+            out.push(format!("malformed chunk type {typ} length {len}"));
+            break;
+        }
+        let name = match typ {
+            0 if len >= 16 => {
+                let stream = u16::from_be_bytes([packet[at + 8], packet[at + 9]]);
+                let ppid = u32::from_be_bytes([
+                    packet[at + 12],
+                    packet[at + 13],
+                    packet[at + 14],
+                    packet[at + 15],
+                ]);
+                format!(
+                    "DATA(s={stream} ppid={ppid} flags={flags:#x} len={})",
+                    len - 16
+                )
+            }
+            1 => "INIT".into(),
+            2 => "INIT-ACK".into(),
+            3 => "SACK".into(),
+            4 => "HEARTBEAT".into(),
+            5 => "HEARTBEAT-ACK".into(),
+            6 => format!("ABORT(flags={flags:#x})"),
+            7 => "SHUTDOWN".into(),
+            8 => "SHUTDOWN-ACK".into(),
+            9 => "ERROR".into(),
+            10 => "COOKIE-ECHO".into(),
+            11 => "COOKIE-ACK".into(),
+            14 => "SHUTDOWN-COMPLETE".into(),
+            0x82 => {
+                // RE-CONFIG: list its parameter types (13 outgoing reset, 14 incoming, 16 response).
+                let mut p = at + 4;
+                let mut params = Vec::new();
+                while p + 4 <= at + len {
+                    let pt = u16::from_be_bytes([packet[p], packet[p + 1]]);
+                    let pl = u16::from_be_bytes([packet[p + 2], packet[p + 3]]) as usize;
+                    if pl < 4 {
+                        break;
+                    }
+                    params.push(pt.to_string());
+                    p += (pl + 3) & !3;
+                }
+                format!("RE-CONFIG({})", params.join(","))
+            }
+            0xc0 => "FORWARD-TSN".into(),
+            0xc2 => "I-FORWARD-TSN".into(),
+            0x40 => "I-DATA".into(),
+            t => format!("chunk {t:#04x}"),
+        };
+        out.push(name);
+        at += (len + 3) & !3;
+    }
+    out.join(" ")
 }
 
 /// Summarises an SCTP INIT chunk (RFC 9260 §3.3.2) if `packet` starts with one.
@@ -703,10 +771,20 @@ impl RelayWorker {
                 if peer.peer_init.is_none() {
                     peer.peer_init = describe_init(&packet);
                 }
+                if self.trace {
+                    eprintln!(
+                        "worker {} client {id} <- {}",
+                        self.index,
+                        describe_packet(&packet)
+                    );
+                }
                 if let Err(e) = assoc.input(packet) {
                     eprintln!("worker {}: client {id}: SCTP input: {e}", self.index);
                 }
             }
+        }
+        if out.closed && self.trace {
+            eprintln!("worker {} client {id} <- DTLS close_notify", self.index);
         }
         if out.closed && peer.dead.is_none() {
             peer.dead = Some("the browser closed DTLS (close_notify)".into());
@@ -736,6 +814,13 @@ impl RelayWorker {
         };
         match ev {
             Event::Transmit { packet, .. } => {
+                if self.trace {
+                    eprintln!(
+                        "worker {} client {id} -> {}",
+                        self.index,
+                        describe_packet(&packet)
+                    );
+                }
                 if peer.dtls.send(&packet).is_ok() {
                     self.flush_dtls(id);
                 }
@@ -905,6 +990,7 @@ impl RelayWorker {
                     "channels": list,
                     "maxMessageSize": channels.max_message_size(assoc),
                     "peerInit": peer.peer_init,
+                    "offerMaxMessageSize": peer.offer.max_message_size,
                     "ufrag": peer.ufrag,
                 })
             }
@@ -998,6 +1084,22 @@ mod tests {
         );
         p[12] = 0; // DATA
         assert_eq!(describe_init(&p), None);
+    }
+
+    #[test]
+    fn describes_packets() {
+        let mut p = vec![0u8; 12];
+        // DATA, flags B|E (0x03), length 16 + 2, stream 3, PPID 51, then padding.
+        p.extend_from_slice(&[
+            0, 0x03, 0, 18, 0, 0, 0, 1, 0, 3, 0, 0, 0, 0, 0, 51, b'h', b'i', 0, 0,
+        ]);
+        p.extend_from_slice(&[6, 0, 0, 4]); // ABORT
+        assert_eq!(
+            describe_packet(&p),
+            "DATA(s=3 ppid=51 flags=0x3 len=2) ABORT(flags=0x0)"
+        );
+        p.extend_from_slice(&[3, 0, 0, 40]); // a SACK longer than the packet
+        assert!(describe_packet(&p).ends_with("malformed chunk type 3 length 40"));
     }
 
     #[test]
