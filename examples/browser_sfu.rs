@@ -10,7 +10,9 @@
 //!
 //! Options: `--port P` (default 8080), `--workers N` (default 3), `--verdicts K` (exit after
 //! the test page has posted K verdicts, printing each on a `VERDICT ` line; used by
-//! `scripts/browser-test`), `--timeout SECS` (with `--verdicts`: give up after this long).
+//! `scripts/browser-test`), `--timeout SECS` (with `--verdicts`: give up after this long),
+//! `--idle-timeout SECS` (free a client silent for this long, not even sending ICE consent
+//! checks; default 30).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
