@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};
 
+use foreign_types::ForeignTypeRef;
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
 use openssl::ec::{EcGroup, EcKey};
@@ -24,6 +25,10 @@ use openssl::x509::{X509NameBuilder, X509};
 /// DTLS path MTU for handshake fragmentation. SCTP packets are at most 1200 bytes
 /// (`AssociationConfig::mtu`), so application records stay below it too.
 const DTLS_MTU: u32 = 1200;
+
+/// OpenSSL's `DTLS_CTRL_HANDLE_TIMEOUT` (ssl.h), what the `DTLSv1_handle_timeout` macro
+/// expands to; the `openssl` crate does not wrap it.
+const DTLS_CTRL_HANDLE_TIMEOUT: std::os::raw::c_int = 74;
 
 /// Why DTLS failed.
 #[derive(Debug)]
@@ -312,6 +317,23 @@ impl DtlsSession {
         self.state = DtlsState::Closed;
     }
 
+    /// Drives the handshake's retransmission timer (RFC 6347 §4.2.4): if it has expired, our
+    /// last flight is queued again (see [`take_outgoing`](Self::take_outgoing)). Call it
+    /// every few tens of milliseconds while handshaking; it does nothing otherwise.
+    pub fn handle_timeout(&mut self) {
+        if self.state != DtlsState::Handshaking {
+            return;
+        }
+        let ssl = self.stream.ssl().as_ptr();
+        // SAFETY: `ssl` is the live SSL object owned by `self.stream`, used on this thread
+        // only. DTLS_CTRL_HANDLE_TIMEOUT takes no argument (0, null); when the timer has
+        // expired it writes the buffered flight through the stream's BIO, whose callbacks
+        // (the `openssl` crate's) catch panics and only append to our `Datagrams`.
+        let _ = unsafe {
+            openssl_sys::SSL_ctrl(ssl, DTLS_CTRL_HANDLE_TIMEOUT, 0, std::ptr::null_mut())
+        };
+    }
+
     /// Datagrams to send to the peer.
     pub fn take_outgoing(&mut self) -> Vec<Vec<u8>> {
         std::mem::take(&mut self.stream.get_mut().outgoing)
@@ -351,6 +373,41 @@ mod tests {
         assert_eq!(parse_fingerprint(&text), Some(bytes));
         assert_eq!(parse_fingerprint("AB:C"), None);
         assert_eq!(parse_fingerprint("AB:ZZ"), None);
+    }
+
+    /// A lost server flight is sent again once the handshake timer expires (1 s).
+    #[test]
+    fn lost_flight_is_retransmitted() {
+        let server = DtlsIdentity::generate().unwrap();
+        let client_id = DtlsIdentity::generate().unwrap();
+        let mut session = server
+            .session(parse_fingerprint(client_id.fingerprint()).unwrap())
+            .unwrap();
+        let mut ssl = Ssl::new(&client_id.context).unwrap();
+        ssl.set_mtu(DTLS_MTU).unwrap();
+        ssl.set_connect_state();
+        let mut client = SslStream::new(ssl, Datagrams::default()).unwrap();
+        let _ = client.do_handshake();
+        for d in std::mem::take(&mut client.get_mut().outgoing) {
+            session.input(&d).unwrap();
+        }
+        let first = session.take_outgoing();
+        assert!(!first.is_empty(), "the server answers the ClientHello");
+        // `first` is lost. Nothing is resent before the timer runs out; then all of it is.
+        session.handle_timeout();
+        assert!(session.take_outgoing().is_empty());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let resent = loop {
+            session.handle_timeout();
+            let out = session.take_outgoing();
+            if !out.is_empty() || std::time::Instant::now() > deadline {
+                break out;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        // The same records (OpenSSL may pack them into datagrams differently).
+        let bytes = |v: &[Vec<u8>]| v.iter().map(Vec::len).sum::<usize>();
+        assert_eq!(bytes(&resent), bytes(&first), "the whole flight is resent");
     }
 
     /// A DTLS client (OpenSSL too) completes a handshake with a session and exchanges a

@@ -49,6 +49,11 @@ pub const NEGOTIATED_ID: u16 = 100;
 /// Label of the command channel (not relayed).
 pub const CONTROL_LABEL: &str = "control";
 
+/// Relayed bytes a client may have waiting for its association's send queue; past it, relayed
+/// messages to that client are dropped (counted in `dropped`): a slow browser must not grow a
+/// worker's memory without bound.
+pub const BACKLOG_LIMIT: usize = 16 * 1024 * 1024;
+
 const UDP: Token = Token(0);
 const MAILBOX: Token = Token(1);
 const WAKE: Token = Token(2);
@@ -377,6 +382,8 @@ struct Peer {
     sctp: Option<(Association, ChannelManager)>,
     /// Relayed messages waiting for the association's send queue to drain.
     backlog: VecDeque<(Arc<str>, Arc<ChannelData>)>,
+    /// Payload bytes in `backlog`.
+    backlog_bytes: usize,
     last_heard: Instant,
     /// The browser's SCTP INIT, summarised (which SCTP implementation it runs shows there).
     peer_init: Option<String>,
@@ -582,6 +589,12 @@ impl RelayWorker {
             for id in &ids {
                 self.flush_backlog(*id);
                 self.channel_events(*id);
+                if let Some(peer) = self.peers.get_mut(id) {
+                    if peer.dtls.state() == crate::dtls::DtlsState::Handshaking {
+                        peer.dtls.handle_timeout();
+                        self.flush_dtls(*id);
+                    }
+                }
             }
             if last_housekeeping.elapsed() >= Duration::from_millis(500) {
                 last_housekeeping = Instant::now();
@@ -656,6 +669,7 @@ impl RelayWorker {
                 dtls,
                 sctp: None,
                 backlog: VecDeque::new(),
+                backlog_bytes: 0,
                 last_heard: Instant::now(),
                 peer_init: None,
                 dead: None,
@@ -903,6 +917,12 @@ impl RelayWorker {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
+        let len = data.as_bytes().len();
+        if peer.backlog_bytes + len > BACKLOG_LIMIT {
+            self.stats().dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        peer.backlog_bytes += len;
         peer.backlog.push_back((label, data));
         self.flush_backlog(id);
     }
@@ -914,9 +934,6 @@ impl RelayWorker {
             return;
         };
         let Some((assoc, channels)) = &mut peer.sctp else {
-            if peer.backlog.len() > 10_000 {
-                peer.backlog.clear();
-            }
             return;
         };
         while let Some((label, data)) = peer.backlog.front() {
@@ -927,7 +944,9 @@ impl RelayWorker {
             });
             let Some(channel) = channel else {
                 stats.dropped.fetch_add(1, Ordering::Relaxed);
-                peer.backlog.pop_front();
+                if let Some((_, d)) = peer.backlog.pop_front() {
+                    peer.backlog_bytes -= d.as_bytes().len();
+                }
                 continue;
             };
             let sent = match &**data {
@@ -947,7 +966,9 @@ impl RelayWorker {
                     eprintln!("worker {index}: client {id}: relay on {label:?} refused: {e}");
                 }
             }
-            peer.backlog.pop_front();
+            if let Some((_, d)) = peer.backlog.pop_front() {
+                peer.backlog_bytes -= d.as_bytes().len();
+            }
         }
     }
 
