@@ -787,9 +787,10 @@ impl RelayWorker {
                 }
                 if self.trace {
                     eprintln!(
-                        "worker {} client {id} <- {}",
+                        "worker {} client {id} <- {} {}",
                         self.index,
-                        describe_packet(&packet)
+                        describe_packet(&packet),
+                        describe_init(&packet).unwrap_or_default()
                     );
                 }
                 if let Err(e) = assoc.input(packet) {
@@ -830,9 +831,10 @@ impl RelayWorker {
             Event::Transmit { packet, .. } => {
                 if self.trace {
                     eprintln!(
-                        "worker {} client {id} -> {}",
+                        "worker {} client {id} -> {} {}",
                         self.index,
-                        describe_packet(&packet)
+                        describe_packet(&packet),
+                        describe_init(&packet).unwrap_or_default()
                     );
                 }
                 if peer.dtls.send(&packet).is_ok() {
