@@ -4,7 +4,8 @@
 //! Options: `--port P` (default 8080), `--workers N` (default 3), `--verdicts K` (exit after
 //! the test page has posted K verdicts; used by `scripts/browser-test`), `--timeout SECS`
 //! (with `--verdicts`: give up after this long), `--idle-timeout SECS` (free a client that
-//! sent nothing, not even an ICE consent check, for this long; default 30).
+//! sent nothing, not even an ICE consent check, for this long; default 30), `--loss-percent P`
+//! (fault injection for tests: drop P % of DTLS datagrams each way).
 //!
 //! Each verdict is printed as a `VERDICT <json>` line, a `SCENARIO PASS|FAIL <name>: <detail>`
 //! line per scenario and a `RESULT <passed>/<total> <user agent>` line. With `--verdicts`, the
@@ -64,12 +65,17 @@ pub fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let verdicts = arg_value(args, "--verdicts")?;
     let timeout = Duration::from_secs(arg_value(args, "--timeout")?.unwrap_or(120));
     let idle = Duration::from_secs(arg_value(args, "--idle-timeout")?.unwrap_or(30).max(1));
+    let loss = arg_value(args, "--loss-percent")?.unwrap_or(0);
+    if loss > 50 {
+        return Err("--loss-percent must be at most 50".into());
+    }
     let port = u16::try_from(port).map_err(|_| "--port must fit in 16 bits")?;
     let workers = usize::try_from(workers).map_err(|_| "--workers is too large")?;
 
     let relay = Arc::new(Relay::start(RelayConfig {
         workers,
         idle_timeout: idle,
+        dtls_loss: loss as f64 / 100.0,
         ..RelayConfig::default()
     })?);
     let signalling = Signalling::start(SocketAddr::from(([127, 0, 0, 1], port)), relay.clone())?;

@@ -68,6 +68,9 @@ pub struct RelayConfig {
     /// A client that sends nothing (not even ICE consent checks, every 5 s) for this long is
     /// dropped.
     pub idle_timeout: Duration,
+    /// Fault injection for tests: the fraction (0.0–1.0) of DTLS datagrams dropped, each way,
+    /// as a lossy network would (STUN is spared). 0 in production.
+    pub dtls_loss: f64,
 }
 
 impl Default for RelayConfig {
@@ -76,6 +79,7 @@ impl Default for RelayConfig {
             workers: 3,
             max_message_size: 256 * 1024,
             idle_timeout: Duration::from_secs(30),
+            dtls_loss: 0.0,
         }
     }
 }
@@ -276,6 +280,7 @@ impl Relay {
                     by_addr: HashMap::new(),
                     by_assoc: HashMap::new(),
                     trace: std::env::var("USRSCTP_BROWSER_TRACE").as_deref() == Ok("1"),
+                    loss_rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1),
                 };
                 if let Err(e) = worker.run() {
                     eprintln!("relay worker {index} failed: {e}");
@@ -406,6 +411,8 @@ struct RelayWorker {
     by_assoc: HashMap<AssocId, u64>,
     /// `USRSCTP_BROWSER_TRACE=1`: log the chunks of every SCTP packet.
     trace: bool,
+    /// xorshift64 state for [`RelayConfig::dtls_loss`].
+    loss_rng: u64,
 }
 
 /// A random ICE credential of `len` characters from the ICE alphabet (RFC 8839 §5.4).
@@ -688,10 +695,26 @@ impl RelayWorker {
         &self.shared.workers[self.index].stats
     }
 
+    /// True if this DTLS datagram is to be dropped ([`RelayConfig::dtls_loss`]).
+    fn lose(&mut self) -> bool {
+        if self.config.dtls_loss <= 0.0 {
+            return false;
+        }
+        let mut x = self.loss_rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.loss_rng = x;
+        ((x >> 11) as f64 / (1u64 << 53) as f64) < self.config.dtls_loss
+    }
+
     fn datagram(&mut self, datagram: &[u8], from: SocketAddr) {
         if ice::is_stun(datagram) {
             self.stun(datagram, from);
         } else if ice::is_dtls(datagram) {
+            if self.lose() {
+                return;
+            }
             let Some(&id) = self.by_addr.get(&from) else {
                 return; // Not from a checked address: dropped (RFC 8445 §7.3).
             };
@@ -814,7 +837,11 @@ impl RelayWorker {
         let Some(addr) = peer.addr else {
             return;
         };
-        for d in peer.dtls.take_outgoing() {
+        let out = peer.dtls.take_outgoing();
+        for d in out {
+            if self.lose() {
+                continue;
+            }
             // UDP on loopback: a failed send is a lost datagram, which DTLS and SCTP recover.
             let _ = self.socket.send_to(&d, addr);
         }
