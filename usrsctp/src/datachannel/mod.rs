@@ -53,11 +53,13 @@
 //! # Ok::<(), usrsctp::Error>(())
 //! ```
 
+mod channels;
 mod dcep;
 mod manager;
 
 use std::fmt;
 
+pub use channels::DataChannels;
 pub use dcep::{
     priority, ChannelType, DataChannelOpen, DcepError, DcepField, DcepMessage, MESSAGE_TYPE_ACK,
     MESSAGE_TYPE_OPEN, OPEN_HEADER_LEN,
@@ -65,6 +67,7 @@ pub use dcep::{
 pub use manager::ChannelManager;
 
 use crate::error::Error;
+use crate::event::{MessageId, SendFailure};
 
 /// Our DTLS role on the connection that carries the association; it decides which stream ids
 /// we may open channels on (RFC 8832 §6).
@@ -237,8 +240,9 @@ impl fmt::Debug for ChannelData {
     }
 }
 
-/// What a [`ChannelManager`] reports.
+/// What a [`ChannelManager`] reports. New kinds of events may be added: match with a `_` arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChannelEvent {
     /// A channel can carry messages: a remote one whose OPEN arrived (and was acknowledged), or
     /// a local one once the association is up.
@@ -260,6 +264,27 @@ pub enum ChannelEvent {
     Closed {
         /// The channel.
         channel: ChannelId,
+    },
+    /// The channel's buffered amount dropped from above its `bufferedAmountLowThreshold` to at
+    /// most it (WebRTC's `bufferedamountlow`; with the default threshold 0: all its queued
+    /// messages were handed to SCTP), or the association's queue drained after a send on this
+    /// channel got `WouldBlock`. See [`ChannelManager::set_buffered_amount_low_threshold`].
+    BufferedAmountLow {
+        /// The channel.
+        channel: ChannelId,
+        /// Its buffered amount now.
+        buffered: usize,
+    },
+    /// A message sent on the channel was not delivered (the association's
+    /// [`Event::SendFailed`](crate::Event::SendFailed), mapped back to the channel that sent
+    /// it). Only messages of the channel that has this id now are reported.
+    SendFailed {
+        /// The channel.
+        channel: ChannelId,
+        /// The message, as returned by `send_text` / `send_binary`.
+        message: MessageId,
+        /// Why.
+        reason: SendFailure,
     },
     /// The peer broke the protocol; what it sent was dropped (and, for a bad OPEN, refused by
     /// resetting the stream, RFC 8832 §6).
@@ -416,7 +441,8 @@ pub enum ChannelError {
 }
 
 impl ChannelError {
-    /// True if the association's send queue is full: retry after `BufferedAmountLow`.
+    /// True if the association's send queue is full: retry after the channel's
+    /// [`ChannelEvent::BufferedAmountLow`].
     pub fn is_would_block(&self) -> bool {
         matches!(self, ChannelError::Sctp { source, .. } if source.is_would_block())
     }
