@@ -26,7 +26,18 @@ use crate::worker::Worker;
 /// ```
 /// use std::time::{Duration, Instant};
 /// use usrsctp::datachannel::{ChannelData, ChannelEvent, ChannelInit, DataChannels, DtlsRole};
-/// use usrsctp::{AssociationConfig, Event, Stack};
+/// use usrsctp::{AssociationConfig, Event, Stack, Worker};
+///
+/// /// Takes `this` side's events, carrying its packets to `peer`; returns its channel events.
+/// fn step(worker: &Worker, this: &mut DataChannels, peer: &DataChannels) -> Vec<ChannelEvent> {
+///     while let Some(ev) = worker.recv_timeout(Duration::from_millis(1)) {
+///         if let Event::Transmit { packet, .. } = &ev {
+///             let _ = peer.assoc().input(packet.clone());
+///         }
+///         this.handle_event(&ev); // every event, Transmit included
+///     }
+///     std::iter::from_fn(|| this.poll_event()).collect()
+/// }
 ///
 /// let stack = Stack::global()?;
 /// let (wa, wb) = (stack.worker()?, stack.worker()?);
@@ -36,24 +47,16 @@ use crate::worker::Worker;
 /// a.send_text(chat, "hello").unwrap(); // queued until the association is up
 ///
 /// let deadline = Instant::now() + Duration::from_secs(10);
-/// let mut got = None;
-/// while got.is_none() && Instant::now() < deadline {
-///     // Carry packets both ways; hand every event to its side.
-///     for (worker, this, peer) in [(&wa, &mut a, &b), (&wb, &mut b, &a)] {
-///         while let Some(ev) = worker.recv_timeout(Duration::from_millis(1)) {
-///             if let Event::Transmit { packet, .. } = &ev {
-///                 peer.assoc().input(packet.clone())?;
-///             }
-///             this.handle_event(&ev);
-///         }
-///     }
-///     while let Some(ev) = b.poll_event() {
-///         if let ChannelEvent::Message { data, .. } = ev {
-///             got = Some(data);
+/// let mut got = Vec::new();
+/// while got.is_empty() && Instant::now() < deadline {
+///     step(&wa, &mut a, &b);
+///     for ev in step(&wb, &mut b, &a) {
+///         if let ChannelEvent::Message { channel, data } = ev {
+///             got.push((channel, data));
 ///         }
 ///     }
 /// }
-/// assert_eq!(got, Some(ChannelData::Text("hello".into())));
+/// assert_eq!(got, [(chat, ChannelData::Text("hello".into()))]);
 /// # Ok::<(), usrsctp::Error>(())
 /// ```
 #[derive(Debug)]
@@ -146,6 +149,43 @@ impl DataChannels {
     }
 
     /// Closes a channel by resetting its stream; see [`ChannelManager::close_channel`].
+    ///
+    /// `a` and `b` are two `DataChannels` wired to each other, as in the [type's
+    /// example](DataChannels); `step` carries one side's events.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use usrsctp::datachannel::*;
+    /// # use usrsctp::{AssociationConfig, Event, Stack, Worker};
+    /// # fn step(worker: &Worker, this: &mut DataChannels, peer: &DataChannels) -> Vec<ChannelEvent> {
+    /// #     while let Some(ev) = worker.recv_timeout(Duration::from_millis(1)) {
+    /// #         if let Event::Transmit { packet, .. } = &ev { let _ = peer.assoc().input(packet.clone()); }
+    /// #         this.handle_event(&ev);
+    /// #     }
+    /// #     std::iter::from_fn(|| this.poll_event()).collect()
+    /// # }
+    /// # let stack = Stack::global()?;
+    /// # let (wa, wb) = (stack.worker()?, stack.worker()?);
+    /// # let mut a = DataChannels::associate(&wa, AssociationConfig::default(), DtlsRole::Client)?;
+    /// # let mut b = DataChannels::associate(&wb, AssociationConfig::default(), DtlsRole::Server)?;
+    /// # let deadline = Instant::now() + Duration::from_secs(10);
+    /// let ch = a.open_channel(ChannelInit::reliable("short-lived"))?;
+    /// let mut opened_at_b = false;
+    /// while !opened_at_b && Instant::now() < deadline {
+    ///     step(&wa, &mut a, &b);
+    ///     opened_at_b |= step(&wb, &mut b, &a).iter().any(|e| matches!(e, ChannelEvent::Opened { .. }));
+    /// }
+    /// a.close_channel(ch)?;
+    /// // Closed on each side once both directions of the stream are reset.
+    /// let (mut closed_a, mut closed_b) = (false, false);
+    /// while !(closed_a && closed_b) && Instant::now() < deadline {
+    ///     closed_a |= step(&wa, &mut a, &b).contains(&ChannelEvent::Closed { channel: ch });
+    ///     closed_b |= step(&wb, &mut b, &a).contains(&ChannelEvent::Closed { channel: ch });
+    /// }
+    /// assert!(closed_a && closed_b);
+    /// assert!(a.channel(ch).is_none(), "its id may be used again");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close_channel(&mut self, channel: ChannelId) -> Result<(), ChannelError> {
         self.manager.close_channel(&self.assoc, channel)
     }
@@ -157,6 +197,45 @@ impl DataChannels {
 
     /// Sets the channel's `bufferedAmountLowThreshold`; see
     /// [`ChannelManager::set_buffered_amount_low_threshold`].
+    ///
+    /// `a` and `b` are two `DataChannels` wired to each other, as in the [type's
+    /// example](DataChannels); `step` carries one side's events.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use usrsctp::datachannel::*;
+    /// # use usrsctp::{AssociationConfig, Event, Stack, Worker};
+    /// # fn step(worker: &Worker, this: &mut DataChannels, peer: &DataChannels) -> Vec<ChannelEvent> {
+    /// #     while let Some(ev) = worker.recv_timeout(Duration::from_millis(1)) {
+    /// #         if let Event::Transmit { packet, .. } = &ev { let _ = peer.assoc().input(packet.clone()); }
+    /// #         this.handle_event(&ev);
+    /// #     }
+    /// #     std::iter::from_fn(|| this.poll_event()).collect()
+    /// # }
+    /// # let stack = Stack::global()?;
+    /// # let (wa, wb) = (stack.worker()?, stack.worker()?);
+    /// # let mut a = DataChannels::associate(&wa, AssociationConfig::default(), DtlsRole::Client)?;
+    /// # let mut b = DataChannels::associate(&wb, AssociationConfig::default(), DtlsRole::Server)?;
+    /// # let deadline = Instant::now() + Duration::from_secs(10);
+    /// let bulk = a.open_channel(ChannelInit::reliable("bulk"))?;
+    /// a.set_buffered_amount_low_threshold(bulk, 16 * 1024)?;
+    /// for _ in 0..8 {
+    ///     a.send_binary(bulk, &[7; 8 * 1024])?; // queued: the association is not up yet
+    /// }
+    /// assert_eq!(a.buffered_amount(bulk), 64 * 1024);
+    /// let mut low = None;
+    /// while low.is_none() && Instant::now() < deadline {
+    ///     for ev in step(&wa, &mut a, &b) {
+    ///         if let ChannelEvent::BufferedAmountLow { channel, buffered } = ev {
+    ///             assert_eq!(channel, bulk);
+    ///             low = Some(buffered);
+    ///         }
+    ///     }
+    ///     step(&wb, &mut b, &a);
+    /// }
+    /// assert!(low.is_some_and(|buffered| buffered <= 16 * 1024));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_buffered_amount_low_threshold(
         &mut self,
         channel: ChannelId,

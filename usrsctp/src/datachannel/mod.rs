@@ -6,6 +6,8 @@
 //! ([`ChannelManager::handle_event`]) and pulls [`ChannelEvent`]s back
 //! ([`ChannelManager::poll_event`]); its methods (`open_channel`, `send_text`, …) call the
 //! association's `send` / `reset_streams`. It never blocks and spawns nothing.
+//! [`DataChannels`] owns an association and its manager together, so its calls need no
+//! association argument; its docs have a runnable example.
 //!
 //! What it does, by RFC section:
 //!
@@ -24,28 +26,40 @@
 //!   both directions are reset; only then is the stream id reused.
 //! - **Max message size** (RFC 8841): sends larger than the smaller of the peer's
 //!   `a=max-message-size` and our association's `max_message_size` are refused.
+//! - **Flow control per channel** (WebRTC's `bufferedAmount`, `bufferedAmountLowThreshold`,
+//!   `bufferedamountlow`; mediasoup's DataConsumer has the same): each channel's share of the
+//!   association's send queue, a threshold per channel
+//!   ([`ChannelManager::set_buffered_amount_low_threshold`]) and
+//!   [`ChannelEvent::BufferedAmountLow`] when the channel's share falls to it. The queue is
+//!   one FIFO for the whole association: a channel drains on its own only as far as its
+//!   messages are ahead of others'. A message SCTP did not deliver comes back as
+//!   [`ChannelEvent::SendFailed`] on the channel that sent it.
 //!
 //! All messages of the association must go through its manager: the per-channel buffered
 //! amount is derived from the association's queue, which the manager assumes it alone fills.
 //!
+//! The shape of a worker's loop, with the peer behind DTLS:
+//!
 //! ```no_run
-//! use usrsctp::datachannel::{ChannelEvent, ChannelInit, ChannelManager, DtlsRole};
-//! use usrsctp::{AssociationConfig, Stack};
+//! use usrsctp::datachannel::{ChannelEvent, ChannelInit, DataChannels, DtlsRole};
+//! use usrsctp::{AssociationConfig, Event, Stack};
 //!
 //! let worker = Stack::global()?.worker()?;
-//! let assoc = worker.associate(AssociationConfig::default())?;
-//! let mut channels = ChannelManager::new(&assoc, DtlsRole::Client);
-//! let chat = channels.open_channel(&assoc, ChannelInit::reliable("chat")).unwrap();
+//! let mut channels = DataChannels::associate(&worker, AssociationConfig::default(), DtlsRole::Client)?;
+//! let chat = channels.open_channel(ChannelInit::reliable("chat")).unwrap();
 //! loop {
 //!     let event = worker.recv();
-//!     // ... carry Event::Transmit packets to the peer, feed its packets to assoc.input ...
-//!     channels.handle_event(&assoc, &event);
+//!     channels.handle_event(&event);
+//!     if let Event::Transmit { packet, .. } = event {
+//!         // ... hand the packet to DTLS; feed the peer's packets to channels.assoc().input ...
+//!     }
 //!     while let Some(ev) = channels.poll_event() {
 //!         match ev {
 //!             ChannelEvent::Opened { channel, .. } if channel == chat => {
-//!                 channels.send_text(&assoc, chat, "hello").unwrap();
+//!                 channels.send_text(chat, "hello").unwrap();
 //!             }
 //!             ChannelEvent::Message { channel, data } => println!("{channel}: {data:?}"),
+//!             ChannelEvent::BufferedAmountLow { channel, .. } => { /* send more on it */ }
 //!             _ => {}
 //!         }
 //!     }

@@ -122,7 +122,45 @@ struct Queued {
 }
 
 /// The data channels of one association: a state machine driven by the association's events
-/// and by calls of the worker that owns both. See the [module docs](super).
+/// and by calls of the worker that owns both. See the [module docs](super);
+/// [`DataChannels`](super::DataChannels) holds a manager and its association together.
+///
+/// Two associations in one thread, wired to each other, each with its manager:
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use usrsctp::datachannel::{ChannelData, ChannelEvent, ChannelInit, ChannelManager, DtlsRole};
+/// use usrsctp::{AssociationConfig, Event, Stack};
+///
+/// let stack = Stack::global()?;
+/// let (wa, wb) = (stack.worker()?, stack.worker()?);
+/// let a = wa.associate(AssociationConfig { buffered_amount_low_threshold: Some(0), ..Default::default() })?;
+/// let b = wb.associate(AssociationConfig { buffered_amount_low_threshold: Some(0), ..Default::default() })?;
+/// let mut ma = ChannelManager::new(&a, DtlsRole::Client);
+/// let mut mb = ChannelManager::new(&b, DtlsRole::Server);
+/// let ch = ma.open_channel(&a, ChannelInit::reliable("chat"))?;
+/// ma.send_binary(&a, ch, b"ping")?;
+///
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// let mut got = None;
+/// while got.is_none() && Instant::now() < deadline {
+///     for (worker, assoc, manager, peer) in [(&wa, &a, &mut ma, &b), (&wb, &b, &mut mb, &a)] {
+///         while let Some(ev) = worker.recv_timeout(Duration::from_millis(1)) {
+///             if let Event::Transmit { packet, .. } = &ev {
+///                 let _ = peer.input(packet.clone());
+///             }
+///             manager.handle_event(assoc, &ev);
+///         }
+///     }
+///     while let Some(ev) = mb.poll_event() {
+///         if let ChannelEvent::Message { data, .. } = ev {
+///             got = Some(data);
+///         }
+///     }
+/// }
+/// assert_eq!(got, Some(ChannelData::Binary(b"ping".to_vec())));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ChannelManager {
     assoc: AssocId,
     role: DtlsRole,
