@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use usrsctp::datachannel::{ChannelData, ChannelEvent, ChannelInit, ChannelManager, DtlsRole};
+use usrsctp::datachannel::{ChannelData, ChannelEvent, ChannelInit, DataChannels, DtlsRole};
 use usrsctp::{AssociationConfig, Event, Stack, Worker};
 
 /// Messages the producer sends.
@@ -136,16 +136,14 @@ impl SfuWorker {
     fn run(mut self) -> Result<(), String> {
         let name = self.name;
         let err = |e: &dyn std::fmt::Display| format!("worker {name}: {e}");
-        let assoc = self
-            .worker
-            .associate(AssociationConfig::default())
-            .map_err(|e| err(&e))?;
         // The SFU is the DTLS server of every client.
-        let mut channels = ChannelManager::new(&assoc, DtlsRole::Server);
+        let mut channels =
+            DataChannels::associate(&self.worker, AssociationConfig::default(), DtlsRole::Server)
+                .map_err(|e| err(&e))?;
         let consumer_channel = match self.role {
             Role::Consumer { .. } => Some(
                 channels
-                    .open_channel(&assoc, ChannelInit::reliable("consumer"))
+                    .open_channel(ChannelInit::reliable("consumer"))
                     .map_err(|e| err(&e))?,
             ),
             Role::Producer { .. } => None,
@@ -166,27 +164,28 @@ impl SfuWorker {
                 .poll(&mut events, Some(Duration::from_millis(100)))
                 .map_err(|e| err(&e))?;
             for packet in self.from_client.try_iter() {
-                let _ = assoc.input(packet);
+                let _ = channels.assoc().input(packet);
             }
             if let (Role::Consumer { relayed }, Some(ch)) = (&self.role, consumer_channel) {
                 for data in relayed.try_iter() {
                     let sent = match &data {
-                        ChannelData::Text(t) => channels.send_text(&assoc, ch, t),
-                        ChannelData::Binary(b) => channels.send_binary(&assoc, ch, b),
+                        ChannelData::Text(t) => channels.send_text(ch, t),
+                        ChannelData::Binary(b) => channels.send_binary(ch, b),
                     };
                     sent.map_err(|e| err(&e))?;
                     println!("worker {name}: sent {data:?} to {}", self.client);
                 }
             }
             while let Some(ev) = self.worker.try_recv() {
+                // Every event goes to the channels (a Transmit tells them how far the send
+                // queue has drained); the packet is still ours to carry.
+                channels.handle_event(&ev);
                 match ev {
                     Event::Transmit { packet, .. } => {
                         let _ = self.to_client.send(packet);
                     }
                     Event::Closed { .. } => return Ok(()),
-                    other => {
-                        channels.handle_event(&assoc, &other);
-                    }
+                    _ => {}
                 }
             }
             while let Some(ev) = channels.poll_event() {
@@ -222,14 +221,13 @@ fn run_clients(
     let worker = stack.worker()?;
     let mut clients = Vec::new();
     for (name, out, inp) in ports {
-        let assoc = worker.associate(AssociationConfig::default())?;
-        let channels = ChannelManager::new(&assoc, DtlsRole::Client);
-        clients.push((name, assoc, channels, out, inp));
+        let channels =
+            DataChannels::associate(&worker, AssociationConfig::default(), DtlsRole::Client)?;
+        clients.push((name, channels, out, inp));
     }
-    let producer = {
-        let (_, assoc, channels, _, _) = &mut clients[0];
-        channels.open_channel(assoc, ChannelInit::reliable("producer"))?
-    };
+    let producer = clients[0]
+        .1
+        .open_channel(ChannelInit::reliable("producer"))?;
     let mut received: HashMap<&'static str, Vec<ChannelData>> = HashMap::new();
     let (mut sent, mut producer_open) = (0u32, false);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -240,23 +238,19 @@ fn run_clients(
         if Instant::now() > deadline {
             return Err("clients timed out".into());
         }
-        for (_, assoc, _, _, inp) in &clients {
+        for (_, channels, _, inp) in &clients {
             for packet in inp.try_iter() {
-                let _ = assoc.input(packet);
+                let _ = channels.assoc().input(packet);
             }
         }
         if let Some(ev) = worker.recv_timeout(Duration::from_millis(1)) {
             let Some(i) = clients.iter().position(|c| c.1.id() == ev.assoc()) else {
                 continue;
             };
-            let (name, assoc, channels, out, _) = &mut clients[i];
-            match ev {
-                Event::Transmit { packet, .. } => {
-                    out.send(packet);
-                }
-                other => {
-                    channels.handle_event(assoc, &other);
-                }
+            let (name, channels, out, _) = &mut clients[i];
+            channels.handle_event(&ev);
+            if let Event::Transmit { packet, .. } = ev {
+                out.send(packet);
             }
             while let Some(ev) = channels.poll_event() {
                 match ev {
@@ -272,30 +266,30 @@ fn run_clients(
             }
         }
         if producer_open && sent < MESSAGES {
-            let (_, assoc, channels, _, _) = &mut clients[0];
+            let channels = &mut clients[0].1;
             if sent % 2 == 0 {
-                channels.send_text(assoc, producer, &format!("tick {sent}"))?;
+                channels.send_text(producer, &format!("tick {sent}"))?;
             } else {
-                channels.send_binary(assoc, producer, &sent.to_be_bytes())?;
+                channels.send_binary(producer, &sent.to_be_bytes())?;
             }
             sent += 1;
         }
     }
     // Close every association and keep carrying packets until the SFU side has seen it.
-    for (_, assoc, _, _, _) in &clients {
-        assoc.close()?;
+    for (_, channels, _, _) in &clients {
+        channels.assoc().close()?;
     }
     let mut closed = 0;
     while closed < clients.len() && Instant::now() < deadline {
-        for (_, assoc, _, _, inp) in &clients {
+        for (_, channels, _, inp) in &clients {
             for packet in inp.try_iter() {
-                let _ = assoc.input(packet);
+                let _ = channels.assoc().input(packet);
             }
         }
         match worker.recv_timeout(Duration::from_millis(1)) {
             Some(Event::Transmit { assoc, packet }) => {
                 if let Some(c) = clients.iter().find(|c| c.1.id() == assoc) {
-                    c.3.send(packet);
+                    c.2.send(packet);
                 }
             }
             Some(Event::Closed { .. }) => closed += 1,

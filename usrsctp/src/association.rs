@@ -100,6 +100,17 @@ impl Association {
     /// non-zero verification tag, malformed parameters) — usrsctp 0.9.5.0 can loop forever on
     /// some of those. Everything else is checked by usrsctp (checksum, verification tag, chunk
     /// parsing), which drops what is invalid.
+    ///
+    /// ```
+    /// use usrsctp::{AssociationConfig, Error, Stack};
+    ///
+    /// let worker = Stack::global()?.worker()?;
+    /// let assoc = worker.associate(AssociationConfig::default())?;
+    /// // Packets from the peer go in as they come; what cannot be SCTP is refused before usrsctp.
+    /// let err = assoc.input(vec![0u8; 8]).unwrap_err();
+    /// assert!(matches!(err, Error::MalformedPacket { .. }));
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn input(&self, packet: impl Into<Vec<u8>>) -> Result<(), Error> {
         let packet = packet.into();
         let assoc = self.shared.id;
@@ -156,6 +167,35 @@ impl Association {
     /// gets an empty message with PPID 56 / 57. Other PPIDs give [`Error::EmptyMessage`].
     ///
     /// Messages sent before the handshake completes are queued and go out when it does.
+    ///
+    /// `a` and `b` are two associations on workers `wa` and `wb`, wired to each other in one
+    /// thread and connected (hidden lines: `carry` takes one worker's events and carries its
+    /// packets to the other association).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant}; use usrsctp::*;
+    /// # fn carry(from: &Worker, to: &Association) -> Vec<Event> { let mut other = Vec::new(); while let Some(ev) = from.recv_timeout(Duration::from_millis(1)) { match ev { Event::Transmit { packet, .. } => { let _ = to.input(packet); } ev => other.push(ev) } } other }
+    /// # fn closed(events: Vec<Event>) -> Option<CloseReason> { events.into_iter().find_map(|e| match e { Event::Closed { reason, .. } => Some(reason), _ => None }) }
+    /// # let stack = Stack::global()?; let (wa, wb) = (stack.worker()?, stack.worker()?);
+    /// # let (a, b) = (wa.associate(AssociationConfig::default())?, wb.associate(AssociationConfig::default())?);
+    /// # let deadline = Instant::now() + Duration::from_secs(10); let (mut up_a, mut up_b) = (false, false);
+    /// # while !(up_a && up_b) { assert!(Instant::now() < deadline); up_a |= carry(&wa, &b).iter().any(|e| matches!(e, Event::Connected { .. })); up_b |= carry(&wb, &a).iter().any(|e| matches!(e, Event::Connected { .. })); }
+    /// let id = a.send(1, ppid::STRING, "hello", SendOptions::reliable())?;
+    /// // `id` names the message in a `SendFailed`, should it not be delivered.
+    /// let mut got = None;
+    /// while got.is_none() && Instant::now() < deadline {
+    ///     carry(&wa, &b);
+    ///     for ev in carry(&wb, &a) {
+    ///         if let Event::Message { message, .. } = ev {
+    ///             got = Some(message);
+    ///         }
+    ///     }
+    /// }
+    /// let message = got.expect("delivered");
+    /// assert_eq!((message.stream, &message.data[..]), (1, &b"hello"[..]));
+    /// # let _ = id;
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn send(
         &self,
         stream: u16,
@@ -218,6 +258,32 @@ impl Association {
     /// The peer sees [`Event::StreamsReset`](crate::Event::StreamsReset) with
     /// [`ResetDirection::Incoming`](crate::ResetDirection::Incoming); we see the outcome as an
     /// `Outgoing` one. Messages queued before the call are sent before the reset.
+    ///
+    /// `a` and `b` are two associations on workers `wa` and `wb`, wired to each other in one
+    /// thread and connected (hidden lines: `carry` takes one worker's events and carries its
+    /// packets to the other association).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant}; use usrsctp::*;
+    /// # fn carry(from: &Worker, to: &Association) -> Vec<Event> { let mut other = Vec::new(); while let Some(ev) = from.recv_timeout(Duration::from_millis(1)) { match ev { Event::Transmit { packet, .. } => { let _ = to.input(packet); } ev => other.push(ev) } } other }
+    /// # fn closed(events: Vec<Event>) -> Option<CloseReason> { events.into_iter().find_map(|e| match e { Event::Closed { reason, .. } => Some(reason), _ => None }) }
+    /// # let stack = Stack::global()?; let (wa, wb) = (stack.worker()?, stack.worker()?);
+    /// # let (a, b) = (wa.associate(AssociationConfig::default())?, wb.associate(AssociationConfig::default())?);
+    /// # let deadline = Instant::now() + Duration::from_secs(10); let (mut up_a, mut up_b) = (false, false);
+    /// # while !(up_a && up_b) { assert!(Instant::now() < deadline); up_a |= carry(&wa, &b).iter().any(|e| matches!(e, Event::Connected { .. })); up_b |= carry(&wb, &a).iter().any(|e| matches!(e, Event::Connected { .. })); }
+    /// a.reset_streams(&[1])?;
+    /// let mut seen = None;
+    /// while seen.is_none() && Instant::now() < deadline {
+    ///     carry(&wa, &b);
+    ///     for ev in carry(&wb, &a) {
+    ///         if let Event::StreamsReset { direction, streams, .. } = ev {
+    ///             seen = Some((direction, streams));
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(seen, Some((ResetDirection::Incoming, vec![1])));
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn reset_streams(&self, streams: &[u16]) -> Result<(), Error> {
         let assoc = self.shared.id;
         self.check_open()?;
@@ -238,6 +304,29 @@ impl Association {
     /// Starts a graceful close: queued messages are sent, then the SHUTDOWN handshake runs. The
     /// worker sees `Closed { reason: Graceful }` when it completes (or `AbortedLocally` if it
     /// takes longer than `close_timeout`). Closing twice is harmless.
+    ///
+    /// `a` and `b` are two associations on workers `wa` and `wb`, wired to each other in one
+    /// thread and connected (hidden lines: `carry` takes one worker's events and carries its
+    /// packets to the other association).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant}; use usrsctp::*;
+    /// # fn carry(from: &Worker, to: &Association) -> Vec<Event> { let mut other = Vec::new(); while let Some(ev) = from.recv_timeout(Duration::from_millis(1)) { match ev { Event::Transmit { packet, .. } => { let _ = to.input(packet); } ev => other.push(ev) } } other }
+    /// # fn closed(events: Vec<Event>) -> Option<CloseReason> { events.into_iter().find_map(|e| match e { Event::Closed { reason, .. } => Some(reason), _ => None }) }
+    /// # let stack = Stack::global()?; let (wa, wb) = (stack.worker()?, stack.worker()?);
+    /// # let (a, b) = (wa.associate(AssociationConfig::default())?, wb.associate(AssociationConfig::default())?);
+    /// # let deadline = Instant::now() + Duration::from_secs(10); let (mut up_a, mut up_b) = (false, false);
+    /// # while !(up_a && up_b) { assert!(Instant::now() < deadline); up_a |= carry(&wa, &b).iter().any(|e| matches!(e, Event::Connected { .. })); up_b |= carry(&wb, &a).iter().any(|e| matches!(e, Event::Connected { .. })); }
+    /// a.close()?; // keep the handle, and keep carrying packets, until Closed
+    /// let (mut end_a, mut end_b) = (None, None);
+    /// while (end_a.is_none() || end_b.is_none()) && Instant::now() < deadline {
+    ///     end_a = end_a.or(closed(carry(&wa, &b)));
+    ///     end_b = end_b.or(closed(carry(&wb, &a)));
+    /// }
+    /// assert_eq!(end_a, Some(CloseReason::Graceful));
+    /// assert_eq!(end_b, Some(CloseReason::Graceful));
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn close(&self) -> Result<(), Error> {
         if self.shared.set_closing() {
             return self.command(Command::Close { id: self.shared.id });
@@ -246,6 +335,29 @@ impl Association {
     }
 
     /// Aborts at once: an ABORT goes to the peer, queued messages are reported as failed.
+    ///
+    /// `a` and `b` are two associations on workers `wa` and `wb`, wired to each other in one
+    /// thread and connected (hidden lines: `carry` takes one worker's events and carries its
+    /// packets to the other association).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant}; use usrsctp::*;
+    /// # fn carry(from: &Worker, to: &Association) -> Vec<Event> { let mut other = Vec::new(); while let Some(ev) = from.recv_timeout(Duration::from_millis(1)) { match ev { Event::Transmit { packet, .. } => { let _ = to.input(packet); } ev => other.push(ev) } } other }
+    /// # fn closed(events: Vec<Event>) -> Option<CloseReason> { events.into_iter().find_map(|e| match e { Event::Closed { reason, .. } => Some(reason), _ => None }) }
+    /// # let stack = Stack::global()?; let (wa, wb) = (stack.worker()?, stack.worker()?);
+    /// # let (a, b) = (wa.associate(AssociationConfig::default())?, wb.associate(AssociationConfig::default())?);
+    /// # let deadline = Instant::now() + Duration::from_secs(10); let (mut up_a, mut up_b) = (false, false);
+    /// # while !(up_a && up_b) { assert!(Instant::now() < deadline); up_a |= carry(&wa, &b).iter().any(|e| matches!(e, Event::Connected { .. })); up_b |= carry(&wb, &a).iter().any(|e| matches!(e, Event::Connected { .. })); }
+    /// a.abort()?;
+    /// let (mut end_a, mut end_b) = (None, None);
+    /// while (end_a.is_none() || end_b.is_none()) && Instant::now() < deadline {
+    ///     end_a = end_a.or(closed(carry(&wa, &b)));
+    ///     end_b = end_b.or(closed(carry(&wb, &a)));
+    /// }
+    /// assert_eq!(end_a, Some(CloseReason::AbortedLocally));
+    /// assert_eq!(end_b, Some(CloseReason::AbortedByPeer));
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn abort(&self) -> Result<(), Error> {
         if self.shared.state() == AssociationState::Closed {
             return Err(Error::Closed {
@@ -257,6 +369,25 @@ impl Association {
     }
 
     /// Transport figures and counters. Waits for the stack thread to answer.
+    ///
+    /// `a` and `b` are two associations on workers `wa` and `wb`, wired to each other in one
+    /// thread and connected (hidden lines: `carry` takes one worker's events and carries its
+    /// packets to the other association).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant}; use usrsctp::*;
+    /// # fn carry(from: &Worker, to: &Association) -> Vec<Event> { let mut other = Vec::new(); while let Some(ev) = from.recv_timeout(Duration::from_millis(1)) { match ev { Event::Transmit { packet, .. } => { let _ = to.input(packet); } ev => other.push(ev) } } other }
+    /// # fn closed(events: Vec<Event>) -> Option<CloseReason> { events.into_iter().find_map(|e| match e { Event::Closed { reason, .. } => Some(reason), _ => None }) }
+    /// # let stack = Stack::global()?; let (wa, wb) = (stack.worker()?, stack.worker()?);
+    /// # let (a, b) = (wa.associate(AssociationConfig::default())?, wb.associate(AssociationConfig::default())?);
+    /// # let deadline = Instant::now() + Duration::from_secs(10); let (mut up_a, mut up_b) = (false, false);
+    /// # while !(up_a && up_b) { assert!(Instant::now() < deadline); up_a |= carry(&wa, &b).iter().any(|e| matches!(e, Event::Connected { .. })); up_b |= carry(&wb, &a).iter().any(|e| matches!(e, Event::Connected { .. })); }
+    /// let stats = a.stats()?;
+    /// assert_eq!(stats.outbound_streams, b.stats()?.inbound_streams);
+    /// assert!(stats.cwnd > 0 && stats.mtu > 0);
+    /// assert_eq!(stats.buffered_amount, 0);
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn stats(&self) -> Result<AssociationStats, Error> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.command(Command::Stats {

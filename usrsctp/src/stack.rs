@@ -81,6 +81,16 @@ impl Stack {
     /// Starts the stack thread with `config`. Fails with [`Error::AlreadyRunning`] if a stack is
     /// running; use [`get_or_start`](Self::get_or_start) to share it instead. If a previous
     /// stack is still shutting down, waits until its usrsctp is finished.
+    ///
+    /// ```
+    /// use usrsctp::{Error, Stack, StackConfig};
+    ///
+    /// let stack = Stack::start(StackConfig { rto_min_ms: 100, ..StackConfig::default() })?;
+    /// assert!(matches!(Stack::start(StackConfig::default()), Err(Error::AlreadyRunning)));
+    /// assert_eq!(stack.config().rto_min_ms, 100);
+    /// stack.shutdown()?;
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn start(config: StackConfig) -> Result<Stack, Error> {
         Self::obtain(config, false)
     }
@@ -88,6 +98,17 @@ impl Stack {
     /// Returns the running stack, or starts one with `config`. A running stack keeps its own
     /// configuration. If a previous stack is still shutting down, waits until its usrsctp is
     /// finished; if another thread is starting one, waits for it and returns it.
+    ///
+    /// ```
+    /// use usrsctp::{Stack, StackConfig};
+    ///
+    /// let first = Stack::get_or_start(StackConfig { rto_min_ms: 100, ..StackConfig::default() })?;
+    /// // Any later caller shares it, with the first configuration.
+    /// let second = Stack::get_or_start(StackConfig::default())?;
+    /// assert_eq!(second.config().rto_min_ms, 100);
+    /// assert_eq!(first.diagnostics().generation, second.diagnostics().generation);
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn get_or_start(config: StackConfig) -> Result<Stack, Error> {
         Self::obtain(config, true)
     }
@@ -122,6 +143,14 @@ impl Stack {
     }
 
     /// The running stack, or a new one with the default configuration.
+    ///
+    /// ```
+    /// let stack = usrsctp::Stack::global()?;
+    /// assert!(stack.is_running());
+    /// let worker = stack.worker()?;
+    /// # let _ = worker;
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn global() -> Result<Stack, Error> {
         Self::get_or_start(StackConfig::default())
     }
@@ -202,6 +231,28 @@ impl Stack {
     /// Stops the stack: every association ends with `Closed { reason: StackShutdown }`, usrsctp
     /// is finished, and the thread is joined. Handles that remain get [`Error::StackShutdown`].
     /// Calling it again is harmless.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use usrsctp::{AssociationConfig, CloseReason, Error, Event, SendOptions, Stack};
+    ///
+    /// let stack = Stack::global()?;
+    /// let worker = stack.worker()?;
+    /// let assoc = worker.associate(AssociationConfig::default())?;
+    /// stack.shutdown()?;
+    /// // Its associations end; the handles that remain say so.
+    /// let mut reason = None;
+    /// while let Some(ev) = worker.recv_timeout(Duration::from_secs(5)) {
+    ///     if let Event::Closed { reason: r, .. } = ev {
+    ///         reason = Some(r);
+    ///         break;
+    ///     }
+    /// }
+    /// assert_eq!(reason, Some(CloseReason::StackShutdown));
+    /// assert!(assoc.send(0, 51, "late", SendOptions::reliable()).is_err());
+    /// assert!(matches!(stack.worker(), Err(Error::StackShutdown)));
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn shutdown(&self) -> Result<(), Error> {
         if self.inner.status.stop() {
             let (tx, rx) = crossbeam_channel::bounded(1);
@@ -252,6 +303,20 @@ impl Stack {
     }
 
     /// Which usrsctp is linked, this stack's generation, and the process-wide counters.
+    ///
+    /// ```
+    /// use usrsctp::{AssociationConfig, Stack};
+    ///
+    /// let stack = Stack::global()?;
+    /// let worker = stack.worker()?;
+    /// let _assoc = worker.associate(AssociationConfig::default())?;
+    /// let d = stack.diagnostics();
+    /// println!("usrsctp {} ({}), stack #{}", d.version, d.build, d.generation);
+    /// assert!(d.running);
+    /// assert!(d.associations >= 1);
+    /// assert_eq!(d.stack_panics, 0);
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn diagnostics(&self) -> Diagnostics {
         let mut d = Diagnostics::current();
         d.generation = self.inner.generation;
@@ -341,6 +406,17 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     /// The counters as they are now, whether or not a stack runs.
+    ///
+    /// ```
+    /// use usrsctp::Diagnostics;
+    ///
+    /// // Whether or not a stack runs: for logs and health checks.
+    /// let d = Diagnostics::current();
+    /// assert!(d.build == "vendored" || d.build == "system");
+    /// assert_eq!(d.callback_panics, 0);
+    /// println!("{} packets out, {} in, {} refused", d.packets_out, d.packets_in, d.inputs_refused);
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn current() -> Diagnostics {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let opened = get(&COUNTERS.associations_opened);

@@ -19,6 +19,20 @@ use crate::stack::Stack;
 
 impl Stack {
     /// A new worker: a mailbox on which the associations it creates report their events.
+    ///
+    /// ```
+    /// use usrsctp::{AssociationConfig, Event, Stack};
+    ///
+    /// let stack = Stack::global()?;
+    /// let worker = stack.worker()?;
+    /// // Create it anywhere; drive it from one thread.
+    /// let first = std::thread::spawn(move || -> Result<bool, usrsctp::Error> {
+    ///     let _assoc = worker.associate(AssociationConfig::default())?;
+    ///     Ok(matches!(worker.recv(), Event::Transmit { .. }))
+    /// });
+    /// assert!(first.join().expect("the worker thread")?);
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn worker(&self) -> Result<Worker, Error> {
         if !self.is_running() {
             return Err(Error::StackShutdown);
@@ -89,6 +103,34 @@ impl Worker {
     /// [`Event::Transmit`]; [`Event::Connected`] follows once the peer answered.
     ///
     /// Waits for the stack thread to create the socket (tens of microseconds).
+    ///
+    /// Two associations wired to each other in one thread:
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use usrsctp::{AssociationConfig, Event, Stack};
+    ///
+    /// let stack = Stack::global()?;
+    /// let (wa, wb) = (stack.worker()?, stack.worker()?);
+    /// let a = wa.associate(AssociationConfig::default())?;
+    /// let b = wb.associate(AssociationConfig::default())?;
+    /// // Carry each side's packets to the other until both are connected.
+    /// let (mut up_a, mut up_b) = (false, false);
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while !(up_a && up_b) && Instant::now() < deadline {
+    ///     for (worker, peer, up) in [(&wa, &b, &mut up_a), (&wb, &a, &mut up_b)] {
+    ///         while let Some(ev) = worker.recv_timeout(Duration::from_millis(1)) {
+    ///             match ev {
+    ///                 Event::Transmit { packet, .. } => peer.input(packet)?,
+    ///                 Event::Connected { .. } => *up = true,
+    ///                 _ => {}
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    /// assert!(up_a && up_b);
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn associate(&self, config: AssociationConfig) -> Result<Association, Error> {
         config.validate_for(self.stack.config())?;
         let id = AssocId(NEXT_ASSOC.fetch_add(1, Ordering::Relaxed));
@@ -121,6 +163,16 @@ impl Worker {
 
     /// Waits for the next event. Blocks until one arrives: call it only while the worker has
     /// associations (or use [`recv_timeout`](Self::recv_timeout)).
+    ///
+    /// ```
+    /// use usrsctp::{AssociationConfig, Event, Stack};
+    ///
+    /// let worker = Stack::global()?.worker()?;
+    /// let _assoc = worker.associate(AssociationConfig::default())?;
+    /// // The handshake's first packet (INIT) is output at once.
+    /// assert!(matches!(worker.recv(), Event::Transmit { .. }));
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn recv(&self) -> Event {
         // The worker holds a sender of its own mailbox, so the channel never disconnects.
         loop {
@@ -131,16 +183,57 @@ impl Worker {
     }
 
     /// Waits up to `timeout` for the next event.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use usrsctp::{AssociationConfig, Event, Stack};
+    ///
+    /// let worker = Stack::global()?.worker()?;
+    /// assert!(worker.recv_timeout(Duration::from_millis(10)).is_none(), "no association, no event");
+    /// let _assoc = worker.associate(AssociationConfig::default())?;
+    /// let first = worker.recv_timeout(Duration::from_secs(5));
+    /// assert!(matches!(first, Some(Event::Transmit { .. })));
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Event> {
         self.mailbox.recv_timeout(timeout)
     }
 
     /// The next event, if one is waiting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use usrsctp::{AssociationConfig, Stack};
+    ///
+    /// let worker = Stack::global()?.worker()?;
+    /// assert!(worker.try_recv().is_none());
+    /// let _assoc = worker.associate(AssociationConfig::default())?;
+    /// // Wait for something, then take whatever else is waiting without blocking.
+    /// let mut events = Vec::from_iter(worker.recv_timeout(Duration::from_secs(5)));
+    /// while let Some(ev) = worker.try_recv() {
+    ///     events.push(ev);
+    /// }
+    /// assert!(!events.is_empty());
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn try_recv(&self) -> Option<Event> {
         self.mailbox.try_recv()
     }
 
     /// Moves up to `max` waiting events into `out`; returns how many.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use usrsctp::{AssociationConfig, Event, Stack};
+    ///
+    /// let worker = Stack::global()?.worker()?;
+    /// let _assoc = worker.associate(AssociationConfig::default())?;
+    /// let mut batch = Vec::from_iter(worker.recv_timeout(Duration::from_secs(5)));
+    /// let more = worker.drain(&mut batch, 64); // at most 64 more, without blocking
+    /// assert_eq!(batch.len(), 1 + more);
+    /// assert!(matches!(batch[0], Event::Transmit { .. }));
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     pub fn drain(&self, out: &mut Vec<Event>, max: usize) -> usize {
         let mut n = 0;
         while n < max {
@@ -162,6 +255,24 @@ impl Worker {
 }
 
 impl AsRawFd for Worker {
+    /// The mailbox's eventfd.
+    ///
+    /// The eventfd is readable while the mailbox holds events:
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use usrsctp::{AssociationConfig, Stack};
+    ///
+    /// let worker = Stack::global()?.worker()?;
+    /// let _assoc = worker.associate(AssociationConfig::default())?;
+    /// // Wait for the mailbox with poll(2), as an epoll / mio / tokio loop would.
+    /// let mut fd = libc::pollfd { fd: worker.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    /// // SAFETY: `fd` is one valid pollfd for the duration of the call.
+    /// let ready = unsafe { libc::poll(&mut fd, 1, 5000) };
+    /// assert_eq!(ready, 1);
+    /// assert!(worker.try_recv().is_some());
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
     fn as_raw_fd(&self) -> RawFd {
         self.mailbox.raw_fd()
     }

@@ -6,6 +6,8 @@
 //! ([`ChannelManager::handle_event`]) and pulls [`ChannelEvent`]s back
 //! ([`ChannelManager::poll_event`]); its methods (`open_channel`, `send_text`, …) call the
 //! association's `send` / `reset_streams`. It never blocks and spawns nothing.
+//! [`DataChannels`] owns an association and its manager together, so its calls need no
+//! association argument; its docs have a runnable example.
 //!
 //! What it does, by RFC section:
 //!
@@ -24,28 +26,40 @@
 //!   both directions are reset; only then is the stream id reused.
 //! - **Max message size** (RFC 8841): sends larger than the smaller of the peer's
 //!   `a=max-message-size` and our association's `max_message_size` are refused.
+//! - **Flow control per channel** (WebRTC's `bufferedAmount`, `bufferedAmountLowThreshold`,
+//!   `bufferedamountlow`; mediasoup's DataConsumer has the same): each channel's share of the
+//!   association's send queue, a threshold per channel
+//!   ([`ChannelManager::set_buffered_amount_low_threshold`]) and
+//!   [`ChannelEvent::BufferedAmountLow`] when the channel's share falls to it. The queue is
+//!   one FIFO for the whole association: a channel drains on its own only as far as its
+//!   messages are ahead of others'. A message SCTP did not deliver comes back as
+//!   [`ChannelEvent::SendFailed`] on the channel that sent it.
 //!
 //! All messages of the association must go through its manager: the per-channel buffered
 //! amount is derived from the association's queue, which the manager assumes it alone fills.
 //!
+//! The shape of a worker's loop, with the peer behind DTLS:
+//!
 //! ```no_run
-//! use usrsctp::datachannel::{ChannelEvent, ChannelInit, ChannelManager, DtlsRole};
-//! use usrsctp::{AssociationConfig, Stack};
+//! use usrsctp::datachannel::{ChannelEvent, ChannelInit, DataChannels, DtlsRole};
+//! use usrsctp::{AssociationConfig, Event, Stack};
 //!
 //! let worker = Stack::global()?.worker()?;
-//! let assoc = worker.associate(AssociationConfig::default())?;
-//! let mut channels = ChannelManager::new(&assoc, DtlsRole::Client);
-//! let chat = channels.open_channel(&assoc, ChannelInit::reliable("chat")).unwrap();
+//! let mut channels = DataChannels::associate(&worker, AssociationConfig::default(), DtlsRole::Client)?;
+//! let chat = channels.open_channel(ChannelInit::reliable("chat")).unwrap();
 //! loop {
 //!     let event = worker.recv();
-//!     // ... carry Event::Transmit packets to the peer, feed its packets to assoc.input ...
-//!     channels.handle_event(&assoc, &event);
+//!     channels.handle_event(&event);
+//!     if let Event::Transmit { packet, .. } = event {
+//!         // ... hand the packet to DTLS; feed the peer's packets to channels.assoc().input ...
+//!     }
 //!     while let Some(ev) = channels.poll_event() {
 //!         match ev {
 //!             ChannelEvent::Opened { channel, .. } if channel == chat => {
-//!                 channels.send_text(&assoc, chat, "hello").unwrap();
+//!                 channels.send_text(chat, "hello").unwrap();
 //!             }
 //!             ChannelEvent::Message { channel, data } => println!("{channel}: {data:?}"),
+//!             ChannelEvent::BufferedAmountLow { channel, .. } => { /* send more on it */ }
 //!             _ => {}
 //!         }
 //!     }
@@ -53,11 +67,13 @@
 //! # Ok::<(), usrsctp::Error>(())
 //! ```
 
+mod channels;
 mod dcep;
 mod manager;
 
 use std::fmt;
 
+pub use channels::DataChannels;
 pub use dcep::{
     priority, ChannelType, DataChannelOpen, DcepError, DcepField, DcepMessage, MESSAGE_TYPE_ACK,
     MESSAGE_TYPE_OPEN, OPEN_HEADER_LEN,
@@ -65,6 +81,7 @@ pub use dcep::{
 pub use manager::ChannelManager;
 
 use crate::error::Error;
+use crate::event::{MessageId, SendFailure};
 
 /// Our DTLS role on the connection that carries the association; it decides which stream ids
 /// we may open channels on (RFC 8832 §6).
@@ -237,8 +254,9 @@ impl fmt::Debug for ChannelData {
     }
 }
 
-/// What a [`ChannelManager`] reports.
+/// What a [`ChannelManager`] reports. New kinds of events may be added: match with a `_` arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChannelEvent {
     /// A channel can carry messages: a remote one whose OPEN arrived (and was acknowledged), or
     /// a local one once the association is up.
@@ -260,6 +278,27 @@ pub enum ChannelEvent {
     Closed {
         /// The channel.
         channel: ChannelId,
+    },
+    /// The channel's buffered amount dropped from above its `bufferedAmountLowThreshold` to at
+    /// most it (WebRTC's `bufferedamountlow`; with the default threshold 0: all its queued
+    /// messages were handed to SCTP), or the association's queue drained after a send on this
+    /// channel got `WouldBlock`. See [`ChannelManager::set_buffered_amount_low_threshold`].
+    BufferedAmountLow {
+        /// The channel.
+        channel: ChannelId,
+        /// Its buffered amount now.
+        buffered: usize,
+    },
+    /// A message sent on the channel was not delivered (the association's
+    /// [`Event::SendFailed`](crate::Event::SendFailed), mapped back to the channel that sent
+    /// it). Only messages of the channel that has this id now are reported.
+    SendFailed {
+        /// The channel.
+        channel: ChannelId,
+        /// The message, as returned by `send_text` / `send_binary`.
+        message: MessageId,
+        /// Why.
+        reason: SendFailure,
     },
     /// The peer broke the protocol; what it sent was dropped (and, for a bad OPEN, refused by
     /// resetting the stream, RFC 8832 §6).
@@ -416,7 +455,8 @@ pub enum ChannelError {
 }
 
 impl ChannelError {
-    /// True if the association's send queue is full: retry after `BufferedAmountLow`.
+    /// True if the association's send queue is full: retry after the channel's
+    /// [`ChannelEvent::BufferedAmountLow`].
     pub fn is_would_block(&self) -> bool {
         matches!(self, ChannelError::Sctp { source, .. } if source.is_would_block())
     }

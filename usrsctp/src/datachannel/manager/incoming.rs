@@ -6,7 +6,7 @@ use super::super::{
     ChannelData, ChannelEvent, ChannelId, ChannelInfo, ChannelState, Origin, PeerError,
 };
 use super::{Channel, ChannelManager, Transport, RESET_ATTEMPTS};
-use crate::event::{ppid, Event, ResetDirection, ResetOutcome};
+use crate::event::{ppid, Event, MessageId, ResetDirection, ResetOutcome, SendFailure};
 
 impl ChannelManager {
     pub(crate) fn handle(&mut self, t: &dyn Transport, event: &Event) -> bool {
@@ -64,7 +64,22 @@ impl ChannelManager {
             }
             Event::BufferedAmountLow { .. } => {
                 self.reconcile(t);
+                // The association's own wake-up after a WouldBlock: whatever our record of the
+                // queue says, a channel that was refused may try again.
+                self.wake_blocked();
+                self.report_low();
                 self.flush_owed_acks(t, None);
+                true
+            }
+            Event::SendFailed {
+                message,
+                stream,
+                ppid,
+                reason,
+                ..
+            } => {
+                self.reconcile(t);
+                self.on_send_failed(*message, *stream, *ppid, *reason);
                 true
             }
             Event::Closed { .. } => {
@@ -76,10 +91,46 @@ impl ChannelManager {
                 }
                 self.queue.clear();
                 self.queued_bytes = 0;
+                self.blocked.clear();
+                self.low_due.clear();
                 true
             }
-            Event::Transmit { .. } | Event::SendFailed { .. } => false,
+            Event::Transmit { .. } => {
+                // Not ours to act on, but a moment to see how far the send queue has drained.
+                self.reconcile(t);
+                false
+            }
         }
+    }
+
+    /// Maps a failed message back to its channel: the channel now on `stream`, if the message
+    /// is one of its own (its id is not older than the channel's first message; ids grow by
+    /// one per message of the association, wrapping after 2³², so this holds while fewer than
+    /// 2³¹ messages separate the two). A message of an earlier channel on the same stream is
+    /// not reported: that channel's `Closed` was its last event.
+    fn on_send_failed(&mut self, message: MessageId, stream: u16, ppid: u32, reason: SendFailure) {
+        let Some(c) = self.channels.get(&stream) else {
+            tracing::debug!(assoc = %self.assoc, stream, message = message.get(), ?reason, "send failed on a stream with no channel");
+            return;
+        };
+        let ours = c
+            .first_message
+            .is_some_and(|first| message.get().wrapping_sub(first.get()) < 1 << 31);
+        if !ours {
+            tracing::debug!(assoc = %self.assoc, stream, message = message.get(), ?reason, "send failed for an earlier channel on this stream");
+            return;
+        }
+        if ppid == ppid::DCEP {
+            // The peer may never learn of the channel; the association is most likely ending,
+            // and its Closed will close the channel.
+            tracing::debug!(assoc = %self.assoc, stream, ?reason, "a DCEP message was not delivered");
+            return;
+        }
+        self.events.push_back(ChannelEvent::SendFailed {
+            channel: ChannelId(stream),
+            message,
+            reason,
+        });
     }
 
     fn on_connected(&mut self, limit: u16) {

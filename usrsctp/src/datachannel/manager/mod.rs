@@ -74,6 +74,12 @@ struct Channel {
     generation: u64,
     /// User bytes of this channel in the association's send queue.
     buffered: usize,
+    /// WebRTC `bufferedAmountLowThreshold`: `BufferedAmountLow` fires when `buffered` drops
+    /// from above it to at most it.
+    low_threshold: usize,
+    /// The id of the first message sent on this channel (its DCEP OPEN, for an in-band one):
+    /// a failure of an earlier id on the same stream belongs to an earlier channel.
+    first_message: Option<MessageId>,
     /// A `DATA_CHANNEL_ACK` we owe the peer but could not queue yet (send queue full).
     ack_owed: bool,
     /// Deprecated partial messages (PPID 52 / 54) waiting for their final part.
@@ -92,6 +98,8 @@ impl Channel {
             info,
             generation,
             buffered: 0,
+            low_threshold: 0,
+            first_message: None,
             ack_owed: false,
             partial: Vec::new(),
             partial_dropping: false,
@@ -114,7 +122,45 @@ struct Queued {
 }
 
 /// The data channels of one association: a state machine driven by the association's events
-/// and by calls of the worker that owns both. See the [module docs](super).
+/// and by calls of the worker that owns both. See the [module docs](super);
+/// [`DataChannels`](super::DataChannels) holds a manager and its association together.
+///
+/// Two associations in one thread, wired to each other, each with its manager:
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use usrsctp::datachannel::{ChannelData, ChannelEvent, ChannelInit, ChannelManager, DtlsRole};
+/// use usrsctp::{AssociationConfig, Event, Stack};
+///
+/// let stack = Stack::global()?;
+/// let (wa, wb) = (stack.worker()?, stack.worker()?);
+/// let a = wa.associate(AssociationConfig { buffered_amount_low_threshold: Some(0), ..Default::default() })?;
+/// let b = wb.associate(AssociationConfig { buffered_amount_low_threshold: Some(0), ..Default::default() })?;
+/// let mut ma = ChannelManager::new(&a, DtlsRole::Client);
+/// let mut mb = ChannelManager::new(&b, DtlsRole::Server);
+/// let ch = ma.open_channel(&a, ChannelInit::reliable("chat"))?;
+/// ma.send_binary(&a, ch, b"ping")?;
+///
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// let mut got = None;
+/// while got.is_none() && Instant::now() < deadline {
+///     for (worker, assoc, manager, peer) in [(&wa, &a, &mut ma, &b), (&wb, &b, &mut mb, &a)] {
+///         while let Some(ev) = worker.recv_timeout(Duration::from_millis(1)) {
+///             if let Event::Transmit { packet, .. } = &ev {
+///                 let _ = peer.input(packet.clone());
+///             }
+///             manager.handle_event(assoc, &ev);
+///         }
+///     }
+///     while let Some(ev) = mb.poll_event() {
+///         if let ChannelEvent::Message { data, .. } = ev {
+///             got = Some(data);
+///         }
+///     }
+/// }
+/// assert_eq!(got, Some(ChannelData::Binary(b"ping".to_vec())));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ChannelManager {
     assoc: AssocId,
     role: DtlsRole,
@@ -130,6 +176,11 @@ pub struct ChannelManager {
     refusing: BTreeSet<u16>,
     queue: VecDeque<Queued>,
     queued_bytes: usize,
+    /// Channels (stream, generation) whose send got `WouldBlock` and that have not been told
+    /// `BufferedAmountLow` since.
+    blocked: Vec<(u16, u64)>,
+    /// Channels whose `BufferedAmountLow` is due, in the order they became due.
+    low_due: Vec<u16>,
     next_generation: u64,
     events: VecDeque<ChannelEvent>,
 }
@@ -166,6 +217,8 @@ impl ChannelManager {
             refusing: BTreeSet::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
+            blocked: Vec::new(),
+            low_due: Vec::new(),
             next_generation: 0,
             events: VecDeque::new(),
         }
@@ -214,9 +267,14 @@ impl ChannelManager {
     }
 
     /// Feeds one event of the association to the manager. It acts on `Connected`, `Message`,
-    /// `StreamsReset`, `BufferedAmountLow` and `Closed`; others (and events of other
-    /// associations) are ignored and left to the caller. Returns true if the event was one
-    /// the manager acted on.
+    /// `MessageTooLarge`, `StreamsReset`, `BufferedAmountLow`, `SendFailed` and `Closed`, and
+    /// returns true for those. Events of other associations are ignored (false).
+    ///
+    /// Pass `Transmit` events too (it returns false for them: the packet is still yours to
+    /// carry): every event is a moment at which the manager looks at how far the association's
+    /// send queue has drained, which is how it notices a channel's
+    /// [`ChannelEvent::BufferedAmountLow`] as soon as it is due (see
+    /// [`buffered_amount`](Self::buffered_amount)).
     pub fn handle_event(&mut self, assoc: &Association, event: &Event) -> bool {
         self.handle(assoc, event)
     }
@@ -265,36 +323,157 @@ impl ChannelManager {
     }
 
     /// Bytes of user messages sent on `channel` that the association has not yet handed to
-    /// SCTP (WebRTC's `bufferedAmount`, minus what SCTP itself holds unacknowledged).
+    /// SCTP (WebRTC's `bufferedAmount`, minus what SCTP itself holds unacknowledged). Payload
+    /// bytes only: an empty message counts 0, DCEP messages count nothing, and the 128 bytes
+    /// per message that the association's admission charges are not included.
     ///
     /// The association keeps one send queue for all streams, emptied in order, and reports its
     /// total; the manager remembers which channel queued which message and attributes the
     /// total accordingly. It is exact as long as every message of the association is sent
     /// through this manager. 0 for an unknown channel.
+    ///
+    /// The manager looks at the association's queue on every call and every event it is
+    /// given, and reports [`ChannelEvent::BufferedAmountLow`] when a channel's amount has
+    /// dropped from above its threshold to at most it. Every drain of the queue is followed by
+    /// some event of the association if it was created with `buffered_amount_low_threshold:
+    /// Some(0)` (then the association reports each time its queue empties), so a manager fed
+    /// every event never reports late; [`DataChannels::associate`](super::DataChannels::associate)
+    /// sets it so.
     pub fn buffered_amount(&mut self, assoc: &Association, channel: ChannelId) -> usize {
         self.reconcile(assoc);
         self.channels.get(&channel.0).map_or(0, |c| c.buffered)
     }
 
+    /// Sets `channel`'s `bufferedAmountLowThreshold` (WebRTC; mediasoup's DataConsumer has the
+    /// same): [`ChannelEvent::BufferedAmountLow`] is reported each time the channel's
+    /// [`buffered_amount`](Self::buffered_amount) drops from above `bytes` to at most `bytes`.
+    /// Every channel starts at 0, as in WebRTC: the event then comes each time the channel's
+    /// queued messages have all been handed to SCTP. Setting it reports nothing by itself.
+    ///
+    /// After a send on the channel failed with `WouldBlock` (the association's queue is shared
+    /// by all channels), the channel is also told `BufferedAmountLow` at the first drain of
+    /// the association's queue that finds its amount at most its threshold, so a sender
+    /// waiting to retry is always woken.
+    pub fn set_buffered_amount_low_threshold(
+        &mut self,
+        channel: ChannelId,
+        bytes: usize,
+    ) -> Result<(), ChannelError> {
+        let c = self
+            .channels
+            .get_mut(&channel.0)
+            .ok_or(ChannelError::UnknownChannel { channel })?;
+        c.low_threshold = bytes;
+        Ok(())
+    }
+
+    /// `channel`'s `bufferedAmountLowThreshold`, if the channel exists.
+    pub fn buffered_amount_low_threshold(&self, channel: ChannelId) -> Option<usize> {
+        self.channels.get(&channel.0).map(|c| c.low_threshold)
+    }
+
     // --- internals, written against `Transport` ---------------------------------------------
+
+    /// Catches up with the association's send queue (reporting channels now low).
+    pub(crate) fn refresh(&mut self, t: &dyn Transport) {
+        if !self.closed {
+            self.reconcile(t);
+        }
+    }
 
     fn limit(&self, t: &dyn Transport) -> u16 {
         self.stream_limit.unwrap_or_else(|| t.configured_streams())
     }
 
+    /// Drops from our record of the association's queue the messages SCTP has taken (or that
+    /// failed), charges them off their channels, and reports the channels whose buffered amount
+    /// fell to their threshold.
     fn reconcile(&mut self, t: &dyn Transport) {
         let in_assoc = t.buffered_amount();
+        let mut drained = false;
         while let Some(front) = self.queue.front() {
             if self.queued_bytes - front.wire_len < in_assoc {
                 break;
             }
             self.queued_bytes -= front.wire_len;
+            drained = true;
             if let Some(c) = self.channels.get_mut(&front.stream) {
                 if c.generation == front.generation {
+                    let before = c.buffered;
                     c.buffered -= front.user_len;
+                    if before > c.low_threshold && c.buffered <= c.low_threshold {
+                        self.low_due.push(front.stream);
+                    }
                 }
             }
             self.queue.pop_front();
+        }
+        if drained {
+            self.wake_blocked();
+        }
+        self.report_low();
+    }
+
+    /// The association's queue drained: channels that were refused with `WouldBlock` and are
+    /// at or below their threshold are due a `BufferedAmountLow` (they may retry).
+    fn wake_blocked(&mut self) {
+        let channels = &self.channels;
+        let due = &mut self.low_due;
+        self.blocked.retain(|&(stream, generation)| {
+            match channels.get(&stream) {
+                Some(c) if c.generation == generation => {
+                    if c.buffered > c.low_threshold {
+                        // Its own crossing will report it.
+                        return true;
+                    }
+                    due.push(stream);
+                    false
+                }
+                // That channel is gone.
+                _ => false,
+            }
+        });
+    }
+
+    fn report_low(&mut self) {
+        if self.low_due.is_empty() {
+            return;
+        }
+        let mut due = std::mem::take(&mut self.low_due);
+        let mut seen = BTreeSet::new();
+        for stream in due.drain(..) {
+            let Some(c) = self.channels.get(&stream) else {
+                continue;
+            };
+            if !seen.insert(stream) {
+                continue;
+            }
+            let generation = c.generation;
+            self.blocked
+                .retain(|&(s, g)| !(s == stream && g == generation));
+            self.events.push_back(ChannelEvent::BufferedAmountLow {
+                channel: ChannelId(stream),
+                buffered: c.buffered,
+            });
+        }
+        // Keep the allocation.
+        self.low_due = due;
+    }
+
+    /// Records that a send on `stream` was refused for a full queue.
+    fn note_blocked(&mut self, stream: u16) {
+        if let Some(c) = self.channels.get(&stream) {
+            let key = (stream, c.generation);
+            if !self.blocked.contains(&key) {
+                self.blocked.push(key);
+            }
+        }
+    }
+
+    /// Notes that message `id` went out on `stream`'s current channel.
+    fn note_sent(&mut self, stream: u16, id: MessageId) {
+        if let Some(c) = self.channels.get_mut(&stream) {
+            c.first_message.get_or_insert(id);
         }
     }
 
@@ -323,11 +502,13 @@ impl ChannelManager {
     ) -> Result<(), ChannelError> {
         let bytes = msg.encode().map_err(ChannelError::Dcep)?;
         let len = bytes.len();
-        t.send(stream, ppid::DCEP, bytes, SendOptions::reliable())
+        let id = t
+            .send(stream, ppid::DCEP, bytes, SendOptions::reliable())
             .map_err(|source| ChannelError::Sctp {
                 channel: ChannelId(stream),
                 source,
             })?;
+        self.note_sent(stream, id);
         self.enqueue(stream, len, 0);
         Ok(())
     }
@@ -428,6 +609,7 @@ impl ChannelManager {
         data: Vec<u8>,
     ) -> Result<MessageId, ChannelError> {
         let max = self.max_size(t);
+        self.reconcile(t);
         let c = self
             .channels
             .get(&channel.0)
@@ -452,6 +634,7 @@ impl ChannelManager {
         }
         if c.ack_owed && !self.flush_owed_acks(t, Some(channel.0)) {
             // Our ACK must precede our first user message on this stream.
+            self.note_blocked(channel.0);
             return Err(ChannelError::Sctp {
                 channel,
                 source: Error::WouldBlock {
@@ -462,9 +645,16 @@ impl ChannelManager {
             });
         }
         let user_len = data.len();
-        let id = t
-            .send(channel.0, ppid, data, options)
-            .map_err(|source| ChannelError::Sctp { channel, source })?;
+        let id = match t.send(channel.0, ppid, data, options) {
+            Ok(id) => id,
+            Err(source) => {
+                if source.is_would_block() {
+                    self.note_blocked(channel.0);
+                }
+                return Err(ChannelError::Sctp { channel, source });
+            }
+        };
+        self.note_sent(channel.0, id);
         self.enqueue(channel.0, user_len.max(1), user_len);
         Ok(id)
     }
@@ -509,6 +699,8 @@ mod tests {
         resets: RefCell<Vec<u16>>,
         buffered: Cell<usize>,
         refuse_sends: Cell<bool>,
+        /// The id of the last message accepted (ids start at 1, as the association's do).
+        last_id: Cell<u32>,
     }
 
     const ASSOC: AssocId = AssocId(99);
@@ -533,7 +725,8 @@ mod tests {
             }
             self.buffered.set(self.buffered.get() + data.len().max(1));
             self.sent.borrow_mut().push((stream, ppid, data, options));
-            Ok(MessageId(0))
+            self.last_id.set(self.last_id.get() + 1);
+            Ok(MessageId(self.last_id.get()))
         }
         fn reset_streams(&self, streams: &[u16]) -> Result<(), Error> {
             self.resets.borrow_mut().extend_from_slice(streams);
@@ -1093,6 +1286,184 @@ mod tests {
             },
         };
         assert!(!m.handle(&t, &other));
+        assert!(events(&mut m).is_empty());
+    }
+    fn transmit() -> Event {
+        Event::Transmit {
+            assoc: ASSOC,
+            packet: vec![0; 12],
+        }
+    }
+
+    fn send_failed(message: MessageId, stream: u16, ppid: u32) -> Event {
+        Event::SendFailed {
+            assoc: ASSOC,
+            message,
+            stream,
+            ppid,
+            reason: crate::event::SendFailure::Abandoned { sent: false },
+        }
+    }
+
+    fn low(channel: u16, buffered: usize) -> ChannelEvent {
+        ChannelEvent::BufferedAmountLow {
+            channel: ChannelId(channel),
+            buffered,
+        }
+    }
+
+    #[test]
+    fn buffered_amount_low_fires_per_channel_when_it_crosses_its_threshold() {
+        let (t, mut m) = connected(DtlsRole::Client);
+        let a = m
+            .open(&t, ChannelInit::reliable("a").negotiated(0))
+            .unwrap();
+        let b = m
+            .open(&t, ChannelInit::reliable("b").negotiated(2))
+            .unwrap();
+        events(&mut m);
+        m.set_buffered_amount_low_threshold(a, 100).unwrap();
+        assert_eq!(m.buffered_amount_low_threshold(a), Some(100));
+        assert_eq!(
+            m.buffered_amount_low_threshold(b),
+            Some(0),
+            "WebRTC's default"
+        );
+        m.send_user(&t, a, ppid::BINARY, vec![0; 150]).unwrap();
+        m.send_user(&t, b, ppid::BINARY, vec![0; 30]).unwrap();
+        m.send_user(&t, a, ppid::BINARY, vec![0; 50]).unwrap();
+        assert!(events(&mut m).is_empty(), "nothing drained yet");
+        // SCTP takes a's first message: a drops from 200 to 50, below its threshold of 100;
+        // b has not moved.
+        t.buffered.set(80);
+        assert!(
+            !m.handle(&t, &transmit()),
+            "a Transmit is left to the caller"
+        );
+        assert_eq!(events(&mut m), [low(0, 50)]);
+        // b's message goes: b drops from 30 to 0 (threshold 0).
+        t.buffered.set(50);
+        m.handle(&t, &transmit());
+        assert_eq!(events(&mut m), [low(2, 0)]);
+        // a's last message: 50 -> 0 was never above 100, so no second event for a.
+        t.buffered.set(0);
+        m.handle(&t, &transmit());
+        assert!(events(&mut m).is_empty());
+        // Raising the threshold over the amount reports nothing by itself, and a drain that
+        // starts at or below the threshold is not a crossing.
+        m.send_user(&t, b, ppid::BINARY, vec![0; 40]).unwrap();
+        m.set_buffered_amount_low_threshold(b, 1000).unwrap();
+        t.buffered.set(0);
+        m.handle(&t, &transmit());
+        assert!(events(&mut m).is_empty());
+        // Both cross in one look: reported in queue order, each once.
+        m.set_buffered_amount_low_threshold(b, 0).unwrap();
+        m.send_user(&t, b, ppid::BINARY, vec![0; 10]).unwrap();
+        m.send_user(&t, a, ppid::BINARY, vec![0; 101]).unwrap();
+        m.send_user(&t, b, ppid::BINARY, vec![0; 10]).unwrap();
+        t.buffered.set(0);
+        m.reconcile(&t);
+        assert_eq!(m.channels[&0].buffered, 0);
+        assert_eq!(events(&mut m), [low(0, 0), low(2, 0)]);
+        assert!(matches!(
+            m.set_buffered_amount_low_threshold(ChannelId(7), 1),
+            Err(ChannelError::UnknownChannel { .. })
+        ));
+    }
+
+    #[test]
+    fn a_channel_refused_with_would_block_is_told_at_the_next_drain() {
+        let (t, mut m) = connected(DtlsRole::Client);
+        let a = m
+            .open(&t, ChannelInit::reliable("a").negotiated(0))
+            .unwrap();
+        let b = m
+            .open(&t, ChannelInit::reliable("b").negotiated(2))
+            .unwrap();
+        events(&mut m);
+        m.set_buffered_amount_low_threshold(b, 1000).unwrap();
+        m.send_user(&t, b, ppid::BINARY, vec![0; 100]).unwrap();
+        // The association's queue is full (b's bytes, and per-message overhead): a is refused
+        // with nothing of its own queued, so no crossing of a's threshold will ever come.
+        t.refuse_sends.set(true);
+        let err = m.send_user(&t, a, ppid::BINARY, vec![1]).unwrap_err();
+        assert!(err.is_would_block(), "{err}");
+        t.refuse_sends.set(false);
+        // b's message leaves the queue: b was never above its threshold, but a is told.
+        t.buffered.set(0);
+        m.handle(&t, &transmit());
+        assert_eq!(events(&mut m), [low(0, 0)]);
+        // Told once.
+        m.handle(&t, &transmit());
+        assert!(events(&mut m).is_empty());
+        // Refused again with nothing of ours queued (another user of the association filled
+        // it): the association's own BufferedAmountLow wakes the channel.
+        t.refuse_sends.set(true);
+        assert!(m.send_user(&t, a, ppid::BINARY, vec![1]).is_err());
+        t.refuse_sends.set(false);
+        m.handle(&t, &transmit());
+        assert!(events(&mut m).is_empty(), "nothing drained");
+        assert!(m.handle(
+            &t,
+            &Event::BufferedAmountLow {
+                assoc: ASSOC,
+                buffered: 0
+            }
+        ));
+        assert_eq!(events(&mut m), [low(0, 0)]);
+    }
+
+    #[test]
+    fn send_failed_is_mapped_to_the_channel_generation_that_sent_it() {
+        let (t, mut m) = connected(DtlsRole::Client);
+        let ch = m
+            .open(&t, ChannelInit::reliable("first").negotiated(2))
+            .unwrap();
+        events(&mut m);
+        let old = m.send_user(&t, ch, ppid::BINARY, vec![1]).unwrap();
+        // While the channel is still there (closing), its failure is reported.
+        m.close(&t, ch).unwrap();
+        assert!(m.handle(&t, &send_failed(old, 2, ppid::BINARY)));
+        assert_eq!(
+            events(&mut m),
+            [ChannelEvent::SendFailed {
+                channel: ch,
+                message: old,
+                reason: crate::event::SendFailure::Abandoned { sent: false },
+            }]
+        );
+        m.handle(&t, &reset(ResetDirection::Outgoing, 2));
+        m.handle(&t, &reset(ResetDirection::Incoming, 2));
+        assert_eq!(events(&mut m), [ChannelEvent::Closed { channel: ch }]);
+        // The same stream carries a new channel.
+        let again = m
+            .open(&t, ChannelInit::reliable("second").negotiated(2))
+            .unwrap();
+        assert_eq!(again, ch);
+        events(&mut m);
+        // Before the new channel has sent anything, and after: a late failure of the first
+        // channel's message is not the new channel's.
+        assert!(m.handle(&t, &send_failed(old, 2, ppid::BINARY)));
+        let new = m.send_user(&t, again, ppid::STRING, b"x".to_vec()).unwrap();
+        assert!(m.handle(&t, &send_failed(old, 2, ppid::BINARY)));
+        assert!(events(&mut m).is_empty(), "an earlier channel's message");
+        m.handle(&t, &send_failed(new, 2, ppid::STRING));
+        assert_eq!(
+            events(&mut m),
+            [ChannelEvent::SendFailed {
+                channel: again,
+                message: new,
+                reason: crate::event::SendFailure::Abandoned { sent: false },
+            }]
+        );
+        // DCEP messages are the manager's own, not reported as a user message.
+        let inband = m.open(&t, ChannelInit::reliable("in band")).unwrap();
+        events(&mut m);
+        let open_id = MessageId(t.last_id.get());
+        assert_eq!(t.sent.borrow().last().unwrap().1, ppid::DCEP);
+        m.handle(&t, &send_failed(open_id, inband.0, ppid::DCEP));
+        // Nor are failures on streams with no channel.
+        m.handle(&t, &send_failed(MessageId(1), 9, ppid::BINARY));
         assert!(events(&mut m).is_empty());
     }
 }
