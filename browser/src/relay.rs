@@ -915,6 +915,9 @@ impl RelayWorker {
                     self.stats().peer_errors.fetch_add(1, Ordering::Relaxed);
                     eprintln!("worker {}: client {id}: peer error: {e}", self.index);
                 }
+                // Per-channel flow control and failed sends: the relay's queue per client is
+                // capped on its own, so these need no action here.
+                _ => {}
             }
         }
     }

@@ -22,8 +22,15 @@ use crate::stats::AssociationStats;
 /// [`Error::WouldBlock`]), `input` hands the packet to the stack thread. [`stats`](Self::stats)
 /// is the one call that waits, for a reply from the stack thread.
 ///
-/// Dropping the handle closes the association gracefully, as [`close`](Self::close) does; its
-/// remaining packets and the final `Closed` event still reach the worker's mailbox.
+/// Every message [`send`](Self::send) accepts ends either delivered (acknowledged by the peer)
+/// or reported to the worker as [`Event::SendFailed`](crate::Event::SendFailed), whichever
+/// way the association ends.
+///
+/// **Closing and dropping.** A graceful close ([`close`](Self::close)) needs the handle until
+/// the worker sees `Closed`: the peer's answers come in through [`input`](Self::input).
+/// Dropping the handle therefore *aborts* the association (unless it has ended): an ABORT and a
+/// `SendFailed` for every message not yet acknowledged still reach the worker's mailbox, then
+/// `Closed { reason: AbortedLocally }`.
 ///
 /// The handle is neither `Send` nor `Sync`: it belongs to the worker thread that created it,
 /// the thread that receives its events (see the crate docs on thread confinement).

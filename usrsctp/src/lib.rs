@@ -73,10 +73,32 @@
 //!
 //! A [`Worker`] is `Send` but not `Sync`: create it anywhere, move it into the thread that
 //! drives it, and drive it from that thread only. An [`Association`] is neither `Send` nor
-//! `Sync`: it stays on the thread of the worker that created it, the thread that receives its
-//! events. Nothing would be unsound otherwise (every call is a message to the stack thread),
-//! but an association used from a thread that does not see its events is a design error the
-//! compiler can catch, so it does. [`Stack`] is `Send + Sync` and cheap to clone.
+//! `Sync`: it stays on the thread that created it. [`Stack`] is `Send + Sync` and cheap to
+//! clone.
+//!
+//! What the types do not stop: moving a `Worker` to another thread *after* it created
+//! associations leaves them behind. That compiles, works and is sound (every call is a message
+//! to the stack thread; the events still arrive in the worker's mailbox, wherever it is), but
+//! an association's calls and its events are then on different threads, and a send racing
+//! with the worker's drop on the other thread may be accepted and go unreported. Keep a
+//! worker and its associations on one thread.
+//!
+//! # Every message has an outcome
+//!
+//! A message [`Association::send`] accepted is either delivered (acknowledged by the peer) or
+//! reported as [`Event::SendFailed`] — on a refusal by usrsctp, an expired partial-reliability
+//! limit, a close, an abort (usrsctp's own buffer is reported too), the peer's abort or the
+//! association's loss. Dropping an `Association` aborts it (a graceful close needs the handle
+//! until `Closed`); dropping a `Worker` aborts its associations without reports, since their
+//! mailbox is gone.
+//!
+//! # Bounded memory
+//!
+//! A peer cannot make the stack hold more than an association's `receive_credit` of received
+//! messages (each charged 128 bytes on top of its payload, so empty messages count) plus one
+//! message being reassembled, which is capped at `max_message_size`: a larger one is dropped as
+//! it arrives and reported as [`Event::MessageTooLarge`]. On the sending side,
+//! `send_high_water` bounds what a worker can queue, with the same per-message charge.
 //!
 //! # Which usrsctp
 //!

@@ -45,7 +45,7 @@ impl Drop for StackInner {
 /// A handle to the process's usrsctp stack thread. Cheap to clone, `Send + Sync`.
 ///
 /// The stack thread is owned by the crate, not by the thread that started it: it runs while any
-/// handle (a `Stack`, a [`Worker`], an [`Association`](crate::Association)) exists, or until
+/// handle (a `Stack`, a [`Worker`](crate::Worker), an [`Association`](crate::Association)) exists, or until
 /// [`shutdown`](Self::shutdown). It is the only thread that calls usrsctp's API.
 ///
 /// It also runs usrsctp's timers (retransmission, delayed SACK, heartbeat, teardown), every

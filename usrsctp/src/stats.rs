@@ -1,7 +1,7 @@
 //! Figures of one association, as [`Association::stats`](crate::Association::stats) reports
 //! them.
 
-/// Counters and transport figures of one association, from [`Association::stats`].
+/// Counters and transport figures of one association, from [`Association::stats`](crate::Association::stats).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AssociationStats {
     /// Smoothed round-trip time of the primary path, ms.

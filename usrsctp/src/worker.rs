@@ -54,7 +54,9 @@ static NEXT_ASSOC: AtomicU64 = AtomicU64::new(1);
 ///
 /// A worker is `Send` (create it, then move it into the thread that runs it) but not `Sync`:
 /// one thread drives it. Dropping it aborts all its associations at once and unregisters their
-/// ids; packets and callbacks still in flight for them are dropped safely.
+/// ids; packets and callbacks still in flight for them are dropped safely, and their handles
+/// refuse further sends with [`Error::Closed`] (with the mailbox gone, no outcome could be
+/// reported).
 ///
 /// ```compile_fail
 /// fn assert_sync<T: Sync>() {}
