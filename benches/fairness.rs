@@ -1,0 +1,305 @@
+//! `fairness/busy/200` (issue 13): does a quiet association still get through while 200 busy
+//! ones saturate the stack thread?
+//!
+//! 200 busy pairs (200 sending associations and their 200 receivers) on 8 worker threads (25
+//! pairs each, both ends of a pair on the same worker) send 1 KiB messages as fast as
+//! `WouldBlock` lets them. One quiet pair on its own worker thread sends a 64-byte message
+//! about every millisecond; each carries its send time, and its one-way latency (send → the
+//! receiving end's `Event::Message` taken from the mailbox) is recorded. Before that, one busy
+//! pair runs alone on one worker (the same shape) for the baseline aggregate.
+//!
+//! A separate `harness = false` binary rather than a criterion group: the figures are
+//! percentiles of single messages, an aggregate rate and a peak RSS from one bounded run, where
+//! criterion would report the mean time of repeated iterations. Ends by printing one JSON line.
+//!
+//! ```text
+//! cargo bench --bench fairness                                   # about 15 s
+//! FAIRNESS_PAIRS=16 FAIRNESS_SECS=2 cargo bench --bench fairness   # CI-sized
+//! ```
+//!
+//! Settings (environment): `FAIRNESS_PAIRS` (busy pairs, default 200), `FAIRNESS_WORKERS`
+//! (default 8), `FAIRNESS_SECS` (measured window, default 10), `FAIRNESS_BASELINE_SECS`
+//! (default 3; 0 skips the baseline). Each phase warms up for 1 s before its window.
+
+#[allow(dead_code)]
+mod peers;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use usrsctp::{ppid, AssociationConfig, Event, SendOptions, Stack, StackConfig};
+
+use peers::cpu_time::{peak_rss_kb, rss_kb, ThreadCpu};
+use peers::local::LocalPairs;
+
+const MESSAGE: usize = 1024;
+const QUIET_MESSAGE: usize = 64;
+const QUIET_PERIOD: Duration = Duration::from_millis(1);
+/// Messages a busy sender queues per turn before the worker serves its other pairs.
+const SEND_BURST: usize = 64;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+const WARM_UP: Duration = Duration::from_secs(1);
+
+fn env_usize(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a non-negative integer")),
+        Err(_) => default,
+    }
+}
+
+/// What the main thread and the workers share.
+struct Shared {
+    stop: AtomicBool,
+    /// The quiet pair records latencies while this is set.
+    measuring: AtomicBool,
+    /// Messages the busy receivers took from their mailboxes.
+    received: AtomicU64,
+    epoch: Instant,
+}
+
+/// A worker thread with `pairs` busy pairs: end A of each sends 1 KiB messages until
+/// `WouldBlock`, again after `BufferedAmountLow`; end B counts them.
+fn busy(
+    stack: &Stack,
+    pairs: usize,
+    name: String,
+    shared: Arc<Shared>,
+    ready: Sender<()>,
+) -> JoinHandle<()> {
+    let worker = stack.worker().expect("worker");
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            let mut local = LocalPairs::new(worker);
+            local
+                .open(
+                    pairs,
+                    &AssociationConfig::default(),
+                    CONNECT_TIMEOUT,
+                    |_, _| {},
+                )
+                .expect("busy pairs connect");
+            let _ = ready.send(());
+            let data = vec![0x5au8; MESSAGE];
+            let mut blocked = vec![false; pairs];
+            while !shared.stop.load(Ordering::Relaxed) {
+                let mut got = 0;
+                let events = local.pump(|i, event| match event {
+                    Event::Message { .. } if i % 2 == 1 => got += 1,
+                    Event::BufferedAmountLow { .. } if i % 2 == 0 => blocked[i / 2] = false,
+                    Event::Closed { reason, .. } => panic!("busy association closed: {reason:?}"),
+                    Event::SendFailed { reason, .. } => panic!("busy send failed: {reason:?}"),
+                    _ => {}
+                });
+                shared.received.fetch_add(got, Ordering::Relaxed);
+                let mut sent = 0;
+                for (p, blocked) in blocked.iter_mut().enumerate() {
+                    for _ in 0..SEND_BURST {
+                        if *blocked {
+                            break;
+                        }
+                        match local.assoc(2 * p).send(
+                            0,
+                            ppid::BINARY,
+                            &data[..],
+                            SendOptions::reliable(),
+                        ) {
+                            Ok(_) => sent += 1,
+                            Err(e) if e.is_would_block() => *blocked = true,
+                            Err(e) => panic!("busy send: {e}"),
+                        }
+                    }
+                }
+                if events == 0 && sent == 0 {
+                    local.wait(Duration::from_millis(5));
+                }
+            }
+            // Dropping the worker aborts its associations.
+        })
+        .expect("spawning a busy worker")
+}
+
+/// What the quiet pair saw in the measured window.
+struct Quiet {
+    sent: u64,
+    latencies: Vec<Duration>,
+}
+
+/// The quiet pair's worker thread: a 64-byte message about every millisecond, stamped with its
+/// send time; the receiving end records send → receipt while `measuring`.
+fn quiet(stack: &Stack, shared: Arc<Shared>, ready: Sender<()>) -> JoinHandle<Quiet> {
+    let worker = stack.worker().expect("worker");
+    std::thread::Builder::new()
+        .name("fair-quiet".into())
+        .spawn(move || {
+            let mut local = LocalPairs::new(worker);
+            local
+                .open(1, &AssociationConfig::default(), CONNECT_TIMEOUT, |_, _| {})
+                .expect("quiet pair connects");
+            let _ = ready.send(());
+            let mut out = Quiet {
+                sent: 0,
+                latencies: Vec::with_capacity(16 * 1024),
+            };
+            let mut data = [0u8; QUIET_MESSAGE];
+            let mut next = Instant::now();
+            while !shared.stop.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                if now >= next {
+                    let measuring = shared.measuring.load(Ordering::Relaxed);
+                    // Byte 0: whether it counts; bytes 8..16: send time in ns since the epoch.
+                    data[0] = u8::from(measuring);
+                    let stamp = now.duration_since(shared.epoch).as_nanos() as u64;
+                    data[8..16].copy_from_slice(&stamp.to_le_bytes());
+                    local
+                        .assoc(0)
+                        .send(0, ppid::BINARY, &data[..], SendOptions::reliable())
+                        .expect("quiet send");
+                    out.sent += u64::from(measuring);
+                    next += QUIET_PERIOD;
+                    if next < now {
+                        next = now + QUIET_PERIOD;
+                    }
+                }
+                let events = local.pump(|i, event| match event {
+                    Event::Message { message, .. } if i == 1 => {
+                        let at = shared.epoch.elapsed();
+                        let d = &message.data;
+                        if d.len() == QUIET_MESSAGE && d[0] == 1 {
+                            let mut stamp = [0u8; 8];
+                            stamp.copy_from_slice(&d[8..16]);
+                            let sent = Duration::from_nanos(u64::from_le_bytes(stamp));
+                            out.latencies.push(at.saturating_sub(sent));
+                        }
+                    }
+                    Event::Closed { reason, .. } => panic!("quiet association closed: {reason:?}"),
+                    _ => {}
+                });
+                if events == 0 {
+                    let left = next.saturating_duration_since(Instant::now());
+                    if !left.is_zero() {
+                        // poll(2) counts whole milliseconds: round up, never spin.
+                        local.wait(left.max(Duration::from_millis(1)));
+                    }
+                }
+            }
+            out
+        })
+        .expect("spawning the quiet worker")
+}
+
+/// Opens `pairs` busy pairs over `workers` threads (and the quiet pair if asked), warms up,
+/// and measures for `secs`. Returns messages/s of the busy receivers, the stack thread's CPU
+/// share, and the quiet pair's record.
+fn phase(
+    stack: &Stack,
+    pairs: usize,
+    workers: usize,
+    with_quiet: bool,
+    secs: u64,
+) -> (f64, f64, Option<Quiet>) {
+    let shared = Arc::new(Shared {
+        stop: AtomicBool::new(false),
+        measuring: AtomicBool::new(false),
+        received: AtomicU64::new(0),
+        epoch: Instant::now(),
+    });
+    let (ready_tx, ready) = crossbeam_channel::unbounded();
+    let mut threads = Vec::new();
+    for w in 0..workers {
+        let share = pairs / workers + usize::from(w < pairs % workers);
+        if share > 0 {
+            let name = format!("fair-busy-{w}");
+            threads.push(busy(stack, share, name, shared.clone(), ready_tx.clone()));
+        }
+    }
+    let quiet = with_quiet.then(|| quiet(stack, shared.clone(), ready_tx.clone()));
+    let expected = threads.len() + usize::from(with_quiet);
+    for _ in 0..expected {
+        ready
+            .recv_timeout(CONNECT_TIMEOUT)
+            .expect("a worker did not connect its pairs");
+    }
+    let stack_thread = ThreadCpu::find("usrsctp").expect("exactly one `usrsctp` thread");
+    std::thread::sleep(WARM_UP);
+    let r0 = shared.received.load(Ordering::Relaxed);
+    let c0 = stack_thread.stat_time().expect("stack thread");
+    let start = Instant::now();
+    shared.measuring.store(true, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(secs));
+    shared.measuring.store(false, Ordering::Relaxed);
+    let elapsed = start.elapsed().as_secs_f64();
+    let received = shared.received.load(Ordering::Relaxed) - r0;
+    let stack_cpu = (stack_thread.stat_time().expect("stack thread") - c0).as_secs_f64();
+    // Let the last stamped quiet messages arrive before stopping.
+    std::thread::sleep(Duration::from_millis(100));
+    shared.stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().expect("busy worker");
+    }
+    let quiet = quiet.map(|t| t.join().expect("quiet worker"));
+    (
+        received as f64 / elapsed,
+        stack_cpu / elapsed * 100.0,
+        quiet,
+    )
+}
+
+/// The `q`-quantile of sorted `v` (nearest rank).
+fn quantile(v: &[Duration], q: f64) -> Duration {
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+fn main() {
+    let pairs = env_usize("FAIRNESS_PAIRS", 200).max(1);
+    let workers = env_usize("FAIRNESS_WORKERS", 8).max(1);
+    let secs = env_usize("FAIRNESS_SECS", 10).max(1) as u64;
+    let baseline_secs = env_usize("FAIRNESS_BASELINE_SECS", 3) as u64;
+
+    let stack = Stack::get_or_start(StackConfig::default()).expect("starting the stack");
+    let rss_start_kb = rss_kb();
+    let baseline = (baseline_secs > 0).then(|| phase(&stack, 1, 1, false, baseline_secs).0);
+    let (aggregate, stack_cpu_pct, quiet) = phase(&stack, pairs, workers, true, secs);
+    let peak = peak_rss_kb();
+    stack.shutdown().expect("stack shutdown");
+
+    let mut quiet = quiet.expect("the quiet pair ran");
+    quiet.latencies.sort();
+    assert!(
+        !quiet.latencies.is_empty(),
+        "no quiet message arrived in {secs} s"
+    );
+    let us = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e6);
+    let fields: Vec<(&str, String)> = vec![
+        ("bench", "\"fairness\"".into()),
+        ("id", format!("\"fairness/busy/{pairs}\"")),
+        ("busy_pairs", pairs.to_string()),
+        ("workers", workers.to_string()),
+        ("secs", secs.to_string()),
+        ("quiet_sent", quiet.sent.to_string()),
+        ("quiet_received", quiet.latencies.len().to_string()),
+        ("latency_p50_us", us(quantile(&quiet.latencies, 0.50))),
+        ("latency_p99_us", us(quantile(&quiet.latencies, 0.99))),
+        ("latency_max_us", us(quantile(&quiet.latencies, 1.0))),
+        ("aggregate_msgs_per_s", format!("{aggregate:.0}")),
+        (
+            "baseline_msgs_per_s",
+            baseline.map_or("null".into(), |b| format!("{b:.0}")),
+        ),
+        (
+            "aggregate_vs_baseline",
+            baseline.map_or("null".into(), |b| format!("{:.3}", aggregate / b)),
+        ),
+        ("stack_cpu_pct", format!("{stack_cpu_pct:.1}")),
+        ("rss_start_kb", rss_start_kb.to_string()),
+        ("peak_rss_kb", peak.to_string()),
+    ];
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    println!("{{{}}}", body.join(","));
+}
