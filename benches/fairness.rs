@@ -6,7 +6,10 @@
 //! `WouldBlock` lets them. One quiet pair on its own worker thread sends a 64-byte message
 //! about every millisecond; each carries its send time, and its one-way latency (send → the
 //! receiving end's `Event::Message` taken from the mailbox) is recorded. Before that, one busy
-//! pair runs alone on one worker (the same shape) for the baseline aggregate.
+//! pair runs alone on one worker (the same shape) for the baseline aggregate. After the
+//! window the busy pairs go on until every quiet message of the window has arrived (at most
+//! 10 s more); percentiles count a message still missing then as slower than all (`null` if
+//! the percentile falls among them).
 //!
 //! A separate `harness = false` binary rather than a criterion group: the figures are
 //! percentiles of single messages, an aggregate rate and a peak RSS from one bounded run, where
@@ -59,6 +62,9 @@ struct Shared {
     measuring: AtomicBool,
     /// Messages the busy receivers took from their mailboxes.
     received: AtomicU64,
+    /// Quiet messages sent and received while measuring.
+    quiet_sent: AtomicU64,
+    quiet_received: AtomicU64,
     epoch: Instant,
 }
 
@@ -161,6 +167,9 @@ fn quiet(stack: &Stack, shared: Arc<Shared>, ready: Sender<()>) -> JoinHandle<Qu
                         .send(0, ppid::BINARY, &data[..], SendOptions::reliable())
                         .expect("quiet send");
                     out.sent += u64::from(measuring);
+                    shared
+                        .quiet_sent
+                        .fetch_add(u64::from(measuring), Ordering::Relaxed);
                     next += QUIET_PERIOD;
                     if next < now {
                         next = now + QUIET_PERIOD;
@@ -175,6 +184,7 @@ fn quiet(stack: &Stack, shared: Arc<Shared>, ready: Sender<()>) -> JoinHandle<Qu
                             stamp.copy_from_slice(&d[8..16]);
                             let sent = Duration::from_nanos(u64::from_le_bytes(stamp));
                             out.latencies.push(at.saturating_sub(sent));
+                            shared.quiet_received.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                     Event::Closed { reason, .. } => panic!("quiet association closed: {reason:?}"),
@@ -207,6 +217,8 @@ fn phase(
         stop: AtomicBool::new(false),
         measuring: AtomicBool::new(false),
         received: AtomicU64::new(0),
+        quiet_sent: AtomicU64::new(0),
+        quiet_received: AtomicU64::new(0),
         epoch: Instant::now(),
     });
     let (ready_tx, ready) = crossbeam_channel::unbounded();
@@ -225,7 +237,8 @@ fn phase(
             .recv_timeout(CONNECT_TIMEOUT)
             .expect("a worker did not connect its pairs");
     }
-    let stack_thread = ThreadCpu::find("usrsctp").expect("exactly one `usrsctp` thread");
+    let stack_thread = ThreadCpu::wait_for("usrsctp", Duration::from_secs(5))
+        .expect("exactly one `usrsctp` thread");
     std::thread::sleep(WARM_UP);
     let r0 = shared.received.load(Ordering::Relaxed);
     let c0 = stack_thread.stat_time().expect("stack thread");
@@ -236,8 +249,14 @@ fn phase(
     let elapsed = start.elapsed().as_secs_f64();
     let received = shared.received.load(Ordering::Relaxed) - r0;
     let stack_cpu = (stack_thread.stat_time().expect("stack thread") - c0).as_secs_f64();
-    // Let the last stamped quiet messages arrive before stopping.
-    std::thread::sleep(Duration::from_millis(100));
+    // The busy pairs go on until every quiet message of the window has arrived (or 10 s).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while with_quiet
+        && shared.quiet_received.load(Ordering::Relaxed) < shared.quiet_sent.load(Ordering::Relaxed)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     shared.stop.store(true, Ordering::Relaxed);
     for t in threads {
         t.join().expect("busy worker");
@@ -250,10 +269,11 @@ fn phase(
     )
 }
 
-/// The `q`-quantile of sorted `v` (nearest rank).
-fn quantile(v: &[Duration], q: f64) -> Duration {
-    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
-    v[rank - 1]
+/// The `q`-quantile (nearest rank) of `sent` latencies of which `v` (sorted) arrived; the
+/// missing ones count as longer than any. `None` if the rank falls among the missing.
+fn quantile(v: &[Duration], sent: usize, q: f64) -> Option<Duration> {
+    let rank = ((q * sent as f64).ceil() as usize).max(1);
+    v.get(rank - 1).copied()
 }
 
 fn main() {
@@ -275,7 +295,11 @@ fn main() {
         !quiet.latencies.is_empty(),
         "no quiet message arrived in {secs} s"
     );
-    let us = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e6);
+    let sent = (quiet.sent as usize).max(quiet.latencies.len());
+    let us = |q: f64| {
+        quantile(&quiet.latencies, sent, q)
+            .map_or("null".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e6))
+    };
     let fields: Vec<(&str, String)> = vec![
         ("bench", "\"fairness\"".into()),
         ("id", format!("\"fairness/busy/{pairs}\"")),
@@ -284,9 +308,9 @@ fn main() {
         ("secs", secs.to_string()),
         ("quiet_sent", quiet.sent.to_string()),
         ("quiet_received", quiet.latencies.len().to_string()),
-        ("latency_p50_us", us(quantile(&quiet.latencies, 0.50))),
-        ("latency_p99_us", us(quantile(&quiet.latencies, 0.99))),
-        ("latency_max_us", us(quantile(&quiet.latencies, 1.0))),
+        ("latency_p50_us", us(0.50)),
+        ("latency_p99_us", us(0.99)),
+        ("latency_max_us", us(1.0)),
         ("aggregate_msgs_per_s", format!("{aggregate:.0}")),
         (
             "baseline_msgs_per_s",

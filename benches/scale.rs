@@ -152,8 +152,10 @@ fn open(workers: &[ScaleWorker], pairs: usize) -> Duration {
 }
 
 /// `probes` calls of `Worker::associate` on a fresh worker: median wall time and the stack
-/// thread's CPU per call, in µs. The worker is dropped after, discarding the probes.
+/// thread's CPU per call, in µs. The worker is dropped after, discarding the probes; returns
+/// once the stack thread has ended them.
 fn associate_cost(stack: &Stack, stack_thread: ThreadCpu, probes: usize) -> (f64, f64) {
+    let live = stack.diagnostics().associations;
     let worker = stack.worker().expect("worker");
     let config = AssociationConfig::default();
     let mut times = Vec::with_capacity(probes);
@@ -168,6 +170,13 @@ fn associate_cost(stack: &Stack, stack_thread: ThreadCpu, probes: usize) -> (f64
     let cpu = stack_thread.precise_time().expect("stack thread") - cpu0;
     drop(worker);
     drop(kept);
+    // The stack thread discards the probes after the worker is gone; wait until it has, so
+    // that work does not land in the next measurement.
+    let deadline = Instant::now() + CLOSE_TIMEOUT;
+    while stack.diagnostics().associations > live {
+        assert!(Instant::now() < deadline, "probes were not discarded");
+        std::thread::sleep(Duration::from_millis(1));
+    }
     times.sort();
     let median = times[times.len() / 2];
     (
@@ -224,7 +233,8 @@ fn main() {
     let started = Instant::now();
 
     let stack = Stack::get_or_start(StackConfig::default()).expect("starting the stack");
-    let stack_thread = ThreadCpu::find("usrsctp").expect("exactly one `usrsctp` thread");
+    let stack_thread = ThreadCpu::wait_for("usrsctp", Duration::from_secs(5))
+        .expect("exactly one `usrsctp` thread");
     let workers: Vec<ScaleWorker> = (0..workers_n)
         .map(|i| ScaleWorker::spawn(&stack, i))
         .collect();

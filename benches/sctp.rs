@@ -258,7 +258,8 @@ fn cpu(c: &mut Criterion<ProcessCpu>) {
         let (_, pair, stack_thread) = pair.get_or_insert_with(|| {
             let stack = wrapper::stack();
             let pair = WrapperPair::bulk(&stack, CPU_SIZE);
-            let thread = ThreadCpu::find("usrsctp").expect("exactly one `usrsctp` thread");
+            let thread = ThreadCpu::wait_for("usrsctp", Duration::from_secs(5))
+                .expect("exactly one `usrsctp` thread");
             (stack, pair, thread)
         });
         b.iter_custom(|iters| {

@@ -144,6 +144,23 @@ impl ThreadCpu {
         found
     }
 
+    /// [`find`](Self::find), retried until it succeeds or `timeout` passes. A new thread
+    /// carries its creator's name until it sets its own: usrsctp's iterator thread, started by
+    /// the stack thread, is called `usrsctp` too for a moment before it becomes
+    /// `SCTP iterator`.
+    pub fn wait_for(name: &str, timeout: Duration) -> Option<ThreadCpu> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(t) = ThreadCpu::find(name) {
+                return Some(t);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// The kernel's id of the thread.
     pub fn tid(&self) -> u32 {
         self.tid
