@@ -7,39 +7,18 @@
 #[path = "../benches/peers/cpu_time.rs"]
 mod cpu_time;
 
-use std::hint::black_box;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use cpu_time::{process_cpu, stat_ticks, ThreadCpu};
-
-/// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
-fn own_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a live, writable timespec; the clock id is a constant Linux supports.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0);
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+use cpu_time::{process_cpu, spin_cpu, stat_ticks, ThreadCpu};
 
 /// Computes until this thread has used `d` of CPU (however long that takes on a loaded
 /// machine; at most 30 s).
 fn spin(d: Duration) {
-    let start = own_cpu();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut x = 0u64;
-    while own_cpu() - start < d {
-        assert!(
-            Instant::now() < deadline,
-            "could not get {d:?} of CPU in 30 s"
-        );
-        for _ in 0..1000 {
-            x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-        }
-    }
+    assert!(
+        spin_cpu(d, Duration::from_secs(30)),
+        "could not get {d:?} of CPU in 30 s"
+    );
 }
 
 #[test]

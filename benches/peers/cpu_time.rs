@@ -20,19 +20,45 @@ use criterion::Throughput;
 
 /// CPU time used by the whole process so far (all threads, user + system).
 pub fn process_cpu() -> Duration {
+    clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// CPU time used by the calling thread so far.
+pub fn own_thread_cpu() -> Duration {
+    clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+fn clock(id: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: `ts` is a live, writable timespec; the clock id is a constant Linux supports.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    // SAFETY: `ts` is a live, writable timespec; `id` is one of the CPU-time clocks Linux has.
+    let rc = unsafe { libc::clock_gettime(id, &mut ts) };
     assert_eq!(
         rc,
         0,
-        "clock_gettime(CLOCK_PROCESS_CPUTIME_ID): {}",
+        "clock_gettime({id}): {}",
         std::io::Error::last_os_error()
     );
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Computes until the calling thread has used `d` of CPU; `false` if that took longer than
+/// `limit` of wall time (a machine too loaded to give it).
+pub fn spin_cpu(d: Duration, limit: Duration) -> bool {
+    let start = own_thread_cpu();
+    let deadline = std::time::Instant::now() + limit;
+    let mut x = 0u64;
+    while own_thread_cpu() - start < d {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        for _ in 0..1000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    true
 }
 
 /// Criterion measurement: process CPU time between `start` and `end`.
