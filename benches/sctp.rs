@@ -6,6 +6,9 @@
 //! - `latency/{wrapper,raw,sctp-proto,webrtc-sctp}/64`: one round trip of a 64-byte message.
 //! - `scaling/workers/{1,2,4,8}`: aggregate messages/s (1 KiB) with that many wrapper pairs.
 //! - `setup/wrapper/associate`: bring an association pair up and close it.
+//! - `cpu/{wrapper,raw,sctp-proto}/1024`: the `throughput/*/1024` transfer measured in process
+//!   CPU time (all threads) instead of wall time; `thrpt:` is CPU time per message. For the
+//!   wrapper the stack thread's own CPU per message is printed next to it.
 //!
 //! Each id sets its pair up once (outside the timed loop) and tears it down after; an iteration
 //! transfers a batch and waits until the receiver has all of it. usrsctp is process-global:
@@ -23,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use usrsctp::Stack;
+
+use peers::cpu_time::{process_cpu, spin_cpu, ProcessCpu, ThreadCpu};
 
 use peers::raw::RawPair;
 use peers::sctp_proto::ProtoPair;
@@ -215,5 +220,113 @@ fn setup(c: &mut Criterion) {
     group.finish();
 }
 
+/// Message size of the `cpu` group (the `throughput/*/1024` transfer).
+const CPU_SIZE: usize = 1024;
+
+/// CPU time of the stack thread and of the process over the measured batches of one id.
+#[derive(Default)]
+struct SideCpu {
+    stack: Duration,
+    process: Duration,
+    messages: u64,
+}
+
+fn cpu(c: &mut Criterion<ProcessCpu>) {
+    // The measurement must count computing (sleeping is checked in tests/bench_cpu_time.rs):
+    // 20 ms of this thread's CPU must show in the process clock.
+    let before = process_cpu();
+    assert!(spin_cpu(Duration::from_millis(20), Duration::from_secs(10)));
+    let spun = process_cpu() - before;
+    assert!(
+        spun >= Duration::from_millis(20),
+        "process CPU clock did not advance under load: {spun:?} for 20 ms of computing"
+    );
+
+    let count = batch_messages(CPU_SIZE);
+    let mut group = c.benchmark_group("cpu");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(count));
+
+    let mut pair: Option<(Stack, WrapperPair, ThreadCpu)> = None;
+    let mut side = SideCpu::default();
+    group.bench_function(BenchmarkId::new("wrapper", CPU_SIZE), |b| {
+        let (_, pair, stack_thread) = pair.get_or_insert_with(|| {
+            let stack = wrapper::stack();
+            let pair = WrapperPair::bulk(&stack, CPU_SIZE);
+            let thread = ThreadCpu::wait_for("usrsctp", Duration::from_secs(5))
+                .expect("exactly one `usrsctp` thread");
+            (stack, pair, thread)
+        });
+        b.iter_custom(|iters| {
+            let stack0 = stack_thread.stat_time().expect("stack thread alive");
+            let process0 = process_cpu();
+            for _ in 0..iters {
+                pair.transfer(count);
+            }
+            let process = process_cpu() - process0;
+            side.process += process;
+            side.stack += stack_thread.stat_time().expect("stack thread alive") - stack0;
+            side.messages += iters * count;
+            process
+        });
+    });
+    if side.messages > 0 {
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / side.messages as f64;
+        eprintln!(
+            "cpu/wrapper/{CPU_SIZE}: stack thread {:.3} µs CPU per message, process {:.3} µs \
+             ({} messages, warm-up included; stack thread from /proc/self/task/<tid>/stat)",
+            per(side.stack),
+            per(side.process),
+            side.messages
+        );
+    }
+    stop(pair.map(|(stack, pair, _)| {
+        drop(pair);
+        stack
+    }));
+
+    let mut pair: Option<RawPair> = None;
+    group.bench_function(BenchmarkId::new("raw", CPU_SIZE), |b| {
+        let pair = pair.get_or_insert_with(|| RawPair::new(CPU_SIZE));
+        b.iter_custom(|iters| {
+            cpu_of(|| {
+                for _ in 0..iters {
+                    pair.transfer(count);
+                }
+            })
+        });
+    });
+    drop(pair);
+
+    let mut pair: Option<ProtoPair> = None;
+    group.bench_function(BenchmarkId::new("sctp-proto", CPU_SIZE), |b| {
+        let pair = pair.get_or_insert_with(|| ProtoPair::new(CPU_SIZE));
+        b.iter_custom(|iters| {
+            cpu_of(|| {
+                for _ in 0..iters {
+                    pair.transfer(count);
+                }
+            })
+        });
+    });
+    drop(pair);
+    group.finish();
+}
+
+/// The process CPU time `f` takes.
+fn cpu_of(f: impl FnOnce()) -> Duration {
+    let start = process_cpu();
+    f();
+    process_cpu() - start
+}
+
 criterion_group!(benches, throughput, latency, scaling, setup);
-criterion_main!(benches);
+criterion_group! {
+    name = cpu_benches;
+    config = Criterion::default().with_measurement(ProcessCpu);
+    targets = cpu
+}
+criterion_main!(benches, cpu_benches);

@@ -7,9 +7,17 @@
 //! - [`sctp_proto`]: str0m's sans-IO stack, both endpoints driven by one thread.
 //! - [`webrtc_sctp`]: webrtc-rs's tokio-based stack.
 //!
+//! [`cpu_time`] is not a peer: it measures process and thread CPU time and RSS.
+//!
 //! usrsctp is process-global: the wrapper's `Stack` and the raw peer's `usrsctp_init` must not
 //! overlap. [`wrapper::stack`] and [`raw::RawStack`] each check that the other is down.
 
+// Also included by the `scale` and `fairness` benches (`#[path]`), which use the rest of it.
+#[allow(dead_code)]
+pub mod cpu_time;
+// Many pairs on one worker; used by the `scale` and `fairness` benches only.
+#[allow(dead_code)]
+pub mod local;
 pub mod raw;
 pub mod sctp_proto;
 pub mod webrtc_sctp;
