@@ -107,9 +107,10 @@ fn pair_roundtrip() {
         |ep| {
             let got = exchange(ep, 0xB, 0xA);
             assert_eq!(ep.closed(), CloseReason::Graceful);
+            let err = ep.assoc.input(vec![0u8; 32]).unwrap_err();
             assert!(
-                ep.assoc.input(vec![0u8; 32]).is_err(),
-                "input after close is refused"
+                matches!(err, usrsctp::Error::Closed { .. }),
+                "input after close is refused as Closed, got {err}"
             );
             got
         },

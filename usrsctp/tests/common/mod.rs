@@ -196,8 +196,12 @@ impl Side {
                 ep.backlog.push_back(ev);
             }
         }
-        // Let the last packets settle before the association is dropped.
-        ep.pump_for(Duration::from_millis(50));
+        // Both sides are done: close cleanly (dropping the handle would abort), carrying
+        // packets until the association reports its end.
+        if ep.assoc.state() != usrsctp::AssociationState::Closed {
+            let _ = ep.assoc.close();
+            ep.closed();
+        }
         r
     }
 }
