@@ -6,10 +6,9 @@
 mod common;
 
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
 
 use common::{test_stack_config, LocalPair};
-use usrsctp::{ppid, AssociationConfig, Diagnostics, Event, SendOptions, Stack};
+use usrsctp::{AssociationConfig, Diagnostics, Stack};
 
 const ROUNDS: usize = 12;
 const IDLE_ASSOCIATIONS: usize = 40;
@@ -77,20 +76,7 @@ fn restart_race() {
             AssociationConfig::default(),
         );
         pair.connect();
-        pair.assoc_a
-            .send(
-                0,
-                ppid::STRING,
-                format!("round {round}"),
-                SendOptions::reliable(),
-            )
-            .expect("send");
-        let want = format!("round {round}").into_bytes();
-        pair.run_until("the message", Duration::from_secs(20), |p| {
-            p.events_b
-                .iter()
-                .any(|e| matches!(e, Event::Message { message, .. } if message.data == want))
-        });
+        pair.exchange(&format!("round {round}"));
         drop(pair);
         fresh.shutdown().expect("shutdown of the fresh stack");
     }

@@ -95,12 +95,5 @@ fn stack_thread_panic() {
         AssociationConfig::default(),
     );
     pair.connect();
-    pair.assoc_a
-        .send(0, ppid::STRING, "after the panic", SendOptions::reliable())
-        .expect("send");
-    pair.run_until("the message", Duration::from_secs(20), |p| {
-        p.events_b.iter().any(
-            |e| matches!(e, Event::Message { message, .. } if message.data == b"after the panic"),
-        )
-    });
+    pair.exchange("after the panic");
 }

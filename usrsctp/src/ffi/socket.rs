@@ -271,15 +271,28 @@ impl RawSocket {
                 spa.sendv_prinfo.pr_value = ms;
             }
         }
-        // SAFETY: `raw` is live; `data` and `spa` are valid for the call and not kept.
+        self.sendv_spa(data, &mut spa)
+    }
+
+    /// `usrsctp_sendv` with send parameters `spa`. usrsctp refuses a null data pointer
+    /// (EFAULT) even with no data, so `data` is always a real slice.
+    fn sendv_spa(&self, data: &[u8], spa: &mut sys::sctp_sendv_spa) -> Result<(), Errno> {
+        let nothing = [0u8; 1];
+        let ptr = if data.is_empty() {
+            nothing.as_ptr()
+        } else {
+            data.as_ptr()
+        };
+        // SAFETY: `raw` is live; `ptr` points at `data.len()` readable bytes (or at a live byte
+        // when there are none) and `spa` is valid for the call; usrsctp keeps neither.
         let n = unsafe {
             sys::usrsctp_sendv(
                 self.raw,
-                data.as_ptr().cast(),
+                ptr.cast(),
                 data.len(),
                 ptr::null_mut(),
                 0,
-                (&mut spa as *mut sys::sctp_sendv_spa).cast(),
+                (spa as *mut sys::sctp_sendv_spa).cast(),
                 size_of::<sys::sctp_sendv_spa>() as libc::socklen_t,
                 sys::SCTP_SENDV_SPA,
                 0,
@@ -373,28 +386,7 @@ impl RawSocket {
         let mut spa: sys::sctp_sendv_spa = zeroed_pod();
         spa.sendv_flags = sys::SCTP_SEND_SNDINFO_VALID;
         spa.sendv_sndinfo.snd_flags = sys::SCTP_ABORT;
-        // usrsctp refuses a null data pointer (EFAULT), even with length 0.
-        let nothing = [0u8; 1];
-        // SAFETY: `raw` is live; `nothing` is valid for the call (0 bytes of it are read);
-        // `spa` is valid for the call and not kept.
-        let n = unsafe {
-            sys::usrsctp_sendv(
-                self.raw,
-                nothing.as_ptr().cast(),
-                0,
-                ptr::null_mut(),
-                0,
-                (&mut spa as *mut sys::sctp_sendv_spa).cast(),
-                size_of::<sys::sctp_sendv_spa>() as libc::socklen_t,
-                sys::SCTP_SENDV_SPA,
-                0,
-            )
-        };
-        if n < 0 {
-            Err(Errno::last())
-        } else {
-            Ok(())
-        }
+        self.sendv_spa(&[], &mut spa)
     }
 
     /// Makes the following close send ABORT instead of the SHUTDOWN handshake.

@@ -341,16 +341,7 @@ impl LocalPair {
         let mut moved = false;
         while let Some(ev) = self.a.try_recv() {
             moved = true;
-            match ev {
-                Event::Transmit { packet, .. } => {
-                    let lose = self.drop_ab.as_mut().is_some_and(|f| f(&packet));
-                    if !lose {
-                        self.carried.0 += 1;
-                        let _ = self.assoc_b.input(packet);
-                    }
-                }
-                other => self.events_a.push(other),
-            }
+            self.requeue_a(ev);
         }
         while let Some(ev) = self.b.try_recv() {
             moved = true;
@@ -403,6 +394,23 @@ impl LocalPair {
             }
             other => self.events_a.push(other),
         }
+    }
+
+    /// Sends `text` from A and steps until B has it.
+    pub fn exchange(&mut self, text: &str) {
+        self.assoc_a
+            .send(
+                0,
+                usrsctp::ppid::STRING,
+                text,
+                usrsctp::SendOptions::reliable(),
+            )
+            .expect("send");
+        self.run_until("the message", Duration::from_secs(20), |p| {
+            p.events_b.iter().any(
+                |e| matches!(e, Event::Message { message, .. } if message.data == text.as_bytes()),
+            )
+        });
     }
 
     /// Steps until both sides are connected.
