@@ -19,8 +19,8 @@ use crate::stats::AssociationStats;
 ///
 /// Its events (packets to transmit, messages, …) arrive in the mailbox of the worker that
 /// created it. No call blocks on the network: `send` queues (or says
-/// [`Error::WouldBlock`]), `input` hands the packet to the stack thread. [`stats`](Self::stats)
-/// is the one call that waits, for a reply from the stack thread.
+/// [`Error::WouldBlock`]), `input` hands the packet to the stack thread, and no call waits for
+/// the stack thread.
 ///
 /// Every message [`send`](Self::send) accepts ends either delivered (acknowledged by the peer)
 /// or reported to the worker as [`Event::SendFailed`](crate::Event::SendFailed), whichever
@@ -375,7 +375,20 @@ impl Association {
         self.command(Command::Abort { id: self.shared.id })
     }
 
-    /// Transport figures and counters. Waits for the stack thread to answer.
+    /// Asks the stack thread to read usrsctp's status now; the figures arrive as
+    /// [`Event::Stats`](crate::Event::Stats) in the worker's mailbox, in order with the other
+    /// events.
+    pub fn refresh_stats(&self) -> Result<(), Error> {
+        self.command(Command::RefreshStatus {
+            id: self.shared.id,
+            notify: true,
+        })
+    }
+
+    /// Transport figures and counters, without waiting for the stack thread: the counters are
+    /// current, usrsctp's figures (RTT, window, MTU, …) a snapshot the stack thread takes at the
+    /// handshake and at most every 200 ms while the association sends; a call that finds it
+    /// older asks for a fresh one for the next call.
     ///
     /// `a` and `b` are two associations on workers `wa` and `wb`, wired to each other in one
     /// thread and connected (hidden lines: `carry` takes one worker's events and carries its
@@ -396,12 +409,20 @@ impl Association {
     /// # Ok::<(), usrsctp::Error>(())
     /// ```
     pub fn stats(&self) -> Result<AssociationStats, Error> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.command(Command::Stats {
-            id: self.shared.id,
-            reply: tx,
-        })?;
-        rx.recv().map_err(|_| Error::StackShutdown)?
+        use std::sync::atomic::Ordering::AcqRel;
+        let s = &self.shared;
+        let status = s.status();
+        let old = status
+            .at
+            .is_none_or(|at| at.elapsed() >= crate::shared::assoc::STATUS_MAX_AGE);
+        if old && s.state() == AssociationState::Open && !s.refresh_pending.swap(true, AcqRel) {
+            // Ask for a fresher snapshot for next time; never wait for it.
+            let _ = self.command(Command::RefreshStatus {
+                id: s.id,
+                notify: false,
+            });
+        }
+        Ok(s.stats())
     }
 }
 

@@ -136,6 +136,14 @@ pub enum CloseReason {
     StackShutdown,
     /// The stack thread failed (a bug of ours, caught: see [`Stack::failure`](crate::Stack::failure)).
     StackFailed,
+    /// usrsctp refused to set the association up ([`Worker::associate`](crate::Worker::associate)
+    /// returns at once; this is how a failure of the socket setup arrives).
+    SetupFailed {
+        /// The usrsctp call that failed.
+        op: &'static str,
+        /// Its error.
+        errno: Errno,
+    },
 }
 
 /// Everything an association reports to the worker that owns it. New kinds of events may be
@@ -217,6 +225,14 @@ pub enum Event {
         /// Why.
         reason: SendFailure,
     },
+    /// The figures asked for by [`Association::refresh_stats`](crate::Association::refresh_stats),
+    /// read by the stack thread when it got to the request.
+    Stats {
+        /// The association.
+        assoc: AssocId,
+        /// Its figures.
+        stats: crate::stats::AssociationStats,
+    },
     /// The association ended; its id is never used again.
     Closed {
         /// The association.
@@ -237,6 +253,7 @@ impl Event {
             | Event::StreamsReset { assoc, .. }
             | Event::BufferedAmountLow { assoc, .. }
             | Event::SendFailed { assoc, .. }
+            | Event::Stats { assoc, .. }
             | Event::Closed { assoc, .. } => *assoc,
         }
     }

@@ -104,7 +104,11 @@ impl Worker {
     /// sides call this and connect to each other). Its first packets arrive as
     /// [`Event::Transmit`]; [`Event::Connected`] follows once the peer answered.
     ///
-    /// Waits for the stack thread to create the socket (tens of microseconds).
+    /// Returns at once: the stack thread creates the socket in the background, in order with
+    /// this association's other commands (packets fed in meanwhile wait behind it). If usrsctp
+    /// refuses the setup, the association ends with
+    /// `Closed { reason: CloseReason::SetupFailed { .. } }`. Only configuration errors come back
+    /// here.
     ///
     /// Two associations wired to each other in one thread:
     ///
@@ -148,19 +152,12 @@ impl Worker {
                 commands: tx,
             },
         );
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        let opened = self
-            .stack
-            .command(Command::Open { id, reply })
-            .and_then(|()| answer.recv().map_err(|_| Error::StackShutdown)?);
-        match opened {
-            Ok(()) => Ok(Association::new(shared, self.stack.clone())),
-            Err(e) => {
-                routes::remove(id);
-                shared.set_closed();
-                Err(e)
-            }
+        if let Err(e) = self.stack.command(Command::Open { id }) {
+            routes::remove(id);
+            shared.set_closed();
+            return Err(e);
         }
+        Ok(Association::new(shared, self.stack.clone()))
     }
 
     /// Waits for the next event. Blocks until one arrives: call it only while the worker has

@@ -123,8 +123,16 @@ fn handle_other(side: &mut Side, ev: Event) {
 }
 
 fn connected_pair(stack: &Stack, cfg_a: AssociationConfig) -> (Side, Side) {
+    connected_pair_with(stack, cfg_a, AssociationConfig::default())
+}
+
+fn connected_pair_with(
+    stack: &Stack,
+    cfg_a: AssociationConfig,
+    cfg_b: AssociationConfig,
+) -> (Side, Side) {
     let mut a = Side::new(stack, cfg_a);
-    let mut b = Side::new(stack, AssociationConfig::default());
+    let mut b = Side::new(stack, cfg_b);
     run(&mut a, &mut b, (true, true), "Connected", |a, b| {
         a.connected && b.connected
     });
@@ -227,6 +235,36 @@ fn send_outcomes() {
     assert_every_outcome(&accepted, &a, &b);
     assert_eq!(a.failed.len(), 100);
     drop(b);
+
+    // 4b. The peer's ABORT with a full send queue here: usrsctp reports every message it held
+    //     (it drops reports that do not fit the receive buffer; the stack makes room first).
+    // B's receive buffer (128 KiB) is far smaller than the reports of what it holds.
+    let small_receive_buffer = AssociationConfig {
+        recv_buffer: Some(128 * 1024),
+        ..Default::default()
+    };
+    let (mut a, mut b) =
+        connected_pair_with(&stack, AssociationConfig::default(), small_receive_buffer);
+    // 600 KiB: all of it fits usrsctp's 1 MiB send buffer at once (more would wait in our
+    // queue for acknowledgements that never come, until B gives up on its own).
+    let accepted = send_many(&b, 600, 1024);
+    assert_eq!(accepted.len(), 600);
+    // B's packets never reach A: everything stays unacknowledged in B's usrsctp, and the
+    // reports (each carrying its message) need more room than B's receive buffer has free.
+    run(
+        &mut a,
+        &mut b,
+        (true, false),
+        "usrsctp took B's messages",
+        |_, b| b.assoc().buffered_amount() == 0,
+    );
+    a.assoc().abort().expect("abort");
+    run(&mut a, &mut b, (true, false), "both closed", |a, b| {
+        a.closed.is_some() && b.closed.is_some()
+    });
+    assert_eq!(b.closed, Some(CloseReason::AbortedByPeer));
+    assert_every_outcome(&accepted, &b, &a);
+    assert_eq!(b.failed.len(), accepted.len(), "nothing was delivered");
 
     // 5. After its worker was dropped, a handle refuses to send (nobody would learn the
     //    outcome); after the association closed, too.

@@ -41,6 +41,7 @@ fn slow_consumer_backpressure() {
             a.connected();
             let (mut would_block, mut low, mut min_rwnd) = (0u32, 0u32, u32::MAX);
             let mut i = 0;
+            let mut asked = 0;
             let deadline = Instant::now() + Duration::from_secs(60);
             while i < N {
                 assert!(Instant::now() < deadline, "sender stuck at {i}");
@@ -59,6 +60,10 @@ fn slow_consumer_backpressure() {
                         let charged = buffered + buffered / SIZE * OVERHEAD;
                         assert!(charged + SIZE + OVERHEAD > high_water);
                         would_block += 1;
+                        // The window is likely closed now: ask for usrsctp's figures (they
+                        // arrive as an event, in the backlog).
+                        a.assoc.refresh_stats().unwrap();
+                        asked += 1;
                         a.wait_for("BufferedAmountLow", Duration::from_secs(30), |e| {
                             matches!(e, Event::BufferedAmountLow { .. })
                         });
@@ -67,7 +72,17 @@ fn slow_consumer_backpressure() {
                     Err(e) => panic!("send: {e}"),
                 }
                 if i % 64 == 0 && !paused_a.load(Ordering::SeqCst) {
-                    min_rwnd = min_rwnd.min(a.assoc.stats().unwrap().peer_rwnd);
+                    a.assoc.refresh_stats().unwrap();
+                    asked += 1;
+                }
+            }
+            // Every request is answered, in order with the other events.
+            for _ in 0..asked {
+                let ev = a.wait_for("Stats", Duration::from_secs(10), |e| {
+                    matches!(e, Event::Stats { .. })
+                });
+                if let Event::Stats { stats, .. } = ev {
+                    min_rwnd = min_rwnd.min(stats.peer_rwnd);
                 }
             }
             (would_block, low, min_rwnd)

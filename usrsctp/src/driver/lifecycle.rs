@@ -39,6 +39,26 @@ pub(super) fn finish_usrsctp(timers: &mut TimerClock, limit: Duration) -> bool {
     }
 }
 
+/// Tells the owner of `id` that its association could not be set up: `Closed { SetupFailed }`
+/// (with usrsctp's errno), and forgets it like any ended association.
+pub(super) fn setup_failed(id: AssocId, error: &Error) {
+    let Some((shared, mailbox)) = routes::endpoints(id) else {
+        return;
+    };
+    let (op, errno) = match error {
+        Error::Usrsctp { op, errno, .. } => (*op, *errno),
+        _ => ("association setup", crate::errno::Errno(libc::EINVAL)),
+    };
+    shared.set_closed();
+    mailbox.post_event(Event::Closed {
+        assoc: id,
+        reason: CloseReason::SetupFailed { op, errno },
+    });
+    if shared.release(Release::Ended) {
+        routes::remove(id);
+    }
+}
+
 impl Driver {
     /// Creates the socket of association `id`, whose route the worker registered, and starts
     /// the handshake.
@@ -75,6 +95,7 @@ impl Driver {
                 resets: PendingResets::default(),
                 outputs_at_last_scan: 0,
                 aborting: None,
+                room_for_reports: false,
             },
         );
         Ok(())
@@ -111,6 +132,7 @@ impl Driver {
         };
         if notify && e.connected {
             e.aborting = Some(reason);
+            e.make_room_for_reports(id);
             match e.raw.abort_association() {
                 // usrsctp ended it: the COMM_LOST read here calls `end`.
                 Ok(()) => self.drain_aborted(id),
@@ -166,11 +188,12 @@ impl Driver {
         }
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {
-                Command::Open { reply, .. } => {
-                    let _ = reply.send(Err(Error::StackShutdown));
-                }
-                Command::Stats { reply, .. } => {
-                    let _ = reply.send(Err(Error::StackShutdown));
+                // Never set up: its owner learns it like any other association.
+                Command::Open { id } => {
+                    if let Some((shared, mailbox)) = routes::endpoints(id) {
+                        shared.set_closed();
+                        mailbox.post_event(Event::Closed { assoc: id, reason });
+                    }
                 }
                 Command::Shutdown { reply: Some(reply) } => {
                     let _ = reply.send(());

@@ -81,11 +81,23 @@ struct Entry {
     outputs_at_last_scan: u64,
     /// We are aborting it, for this reason: the COMM_LOST usrsctp reports is ours.
     aborting: Option<CloseReason>,
+    /// The receive buffer was grown for the reports of an abort.
+    room_for_reports: bool,
 }
 
 impl Entry {
     fn post(&self, event: Event) {
         self.mailbox.post_event(event);
+    }
+
+    /// Before usrsctp ends the association (our abort, the peer's ABORT): room for all of its
+    /// SEND_FAILED reports (see `RawSocket::make_room_for_reports`). Once per association.
+    fn make_room_for_reports(&mut self, id: AssocId) {
+        if !std::mem::replace(&mut self.room_for_reports, true) {
+            if let Err(err) = self.raw.make_room_for_reports() {
+                warn!(assoc = %id, error = %err, "could not grow the receive buffer for the reports");
+            }
+        }
     }
 }
 
@@ -228,15 +240,19 @@ impl Driver {
 
     fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Open { id, reply } => {
-                let result = self.open(id);
-                if let Err(e) = &result {
+            Command::Open { id } => {
+                if let Err(e) = self.open(id) {
                     warn!(assoc = %id, error = %e, "association setup failed");
+                    lifecycle::setup_failed(id, &e);
                 }
-                let _ = reply.send(result);
             }
             Command::Input { id, packet } => {
-                if self.entries.contains_key(&id) {
+                if let Some(e) = self.entries.get_mut(&id) {
+                    // The peer's ABORT makes usrsctp report every message it holds, right
+                    // inside this conninput: make room for the reports first.
+                    if crate::packet::has_chunk(&packet, crate::packet::CHUNK_ABORT) {
+                        e.make_room_for_reports(id);
+                    }
                     bump(&COUNTERS.packets_in);
                     trace!(assoc = %id, len = packet.len(), "input");
                     ffi::conninput(id, &packet);
@@ -278,9 +294,7 @@ impl Driver {
                     self.abort(id, CloseReason::AbortedLocally, false);
                 }
             }
-            Command::Stats { id, reply } => {
-                let _ = reply.send(self.stats(id));
-            }
+            Command::RefreshStatus { id, notify } => self.refresh_status(id, notify),
             Command::InjectPanic => panic!("injected by Stack::inject_panic_for_tests"),
             // `serve` returns on Shutdown before it gets here.
             Command::Shutdown { .. } => {}

@@ -33,6 +33,7 @@ impl Driver {
                     }
                     if !e.connected {
                         e.connected = true;
+                        super::stats::refresh(id, e, std::time::Instant::now());
                         e.shared.set_open(outbound_streams);
                         debug!(assoc = %id, outbound_streams, inbound_streams, "association up");
                         e.post(Event::Connected {

@@ -160,6 +160,7 @@ impl Driver {
                 }
             }
         }
+        super::stats::refresh_if_old(id, e);
         if e.outbox.is_empty() && e.close_deadline.is_some() && !e.shutdown_sent {
             e.shutdown_sent = true;
             if let Err(err) = e.raw.shutdown_write() {

@@ -1,24 +1,26 @@
-//! [`AssociationStats`] as the stack thread reads them.
+//! Reading usrsctp's status of an association into its snapshot (`AssocShared::status`), which
+//! `Association::stats` reads without waiting for this thread.
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 
+use tracing::trace;
 use usrsctp_sys as sys;
 
-use super::Driver;
-use crate::error::Error;
-use crate::event::AssocId;
-use crate::stats::AssociationStats;
+use super::{Driver, Entry};
+use crate::event::{AssocId, Event};
+use crate::shared::assoc::{Status, STATUS_MAX_AGE};
 
-impl Driver {
-    /// The association's figures: usrsctp's status and our counters.
-    pub(super) fn stats(&self, id: AssocId) -> Result<AssociationStats, Error> {
-        let s = self.entries.get(&id).ok_or(Error::Closed { assoc: id })?;
-        let status: sys::sctp_status = s.raw.getsockopt(
-            "getsockopt(SCTP_STATUS)",
-            sys::IPPROTO_SCTP,
-            sys::SCTP_STATUS,
-        )?;
-        Ok(AssociationStats {
+/// Reads the status of `e` now.
+pub(super) fn refresh(id: AssocId, e: &Entry, now: Instant) {
+    e.shared
+        .refresh_pending
+        .store(false, std::sync::atomic::Ordering::Release);
+    match e.raw.getsockopt::<sys::sctp_status>(
+        "getsockopt(SCTP_STATUS)",
+        sys::IPPROTO_SCTP,
+        sys::SCTP_STATUS,
+    ) {
+        Ok(status) => e.shared.set_status(Status {
             srtt_ms: status.sstat_primary.spinfo_srtt,
             rto_ms: status.sstat_primary.spinfo_rto,
             cwnd: status.sstat_primary.spinfo_cwnd,
@@ -28,16 +30,38 @@ impl Driver {
             pending_chunks: status.sstat_penddata,
             outbound_streams: status.sstat_outstrms,
             inbound_streams: status.sstat_instrms,
-            buffered_amount: s.shared.buffered(),
-            queued_messages: s.outbox.len(),
-            mailbox_bytes: s.shared.mailbox_bytes(),
-            mailbox_peak_bytes: s.shared.mailbox_peak_bytes(),
-            receive_paused: s.shared.receive_paused(),
-            upcall_pending: s.shared.upcall_pending.load(Relaxed),
-            messages_sent: s.shared.messages_sent.load(Relaxed),
-            bytes_sent: s.shared.bytes_sent.load(Relaxed),
-            messages_received: s.shared.messages_received.load(Relaxed),
-            bytes_received: s.shared.bytes_received.load(Relaxed),
-        })
+            queued_messages: e.outbox.len(),
+            at: Some(now),
+        }),
+        // Before the handshake (or after the end) there is no status to read.
+        Err(err) => trace!(assoc = %id, error = %err, "no status"),
+    }
+}
+
+/// Reads the status of `e` if its snapshot is older than `STATUS_MAX_AGE`.
+pub(super) fn refresh_if_old(id: AssocId, e: &Entry) {
+    let now = Instant::now();
+    let old = e
+        .shared
+        .status()
+        .at
+        .is_none_or(|at| now.saturating_duration_since(at) >= STATUS_MAX_AGE);
+    if old && e.connected {
+        refresh(id, e, now);
+    }
+}
+
+impl Driver {
+    /// `Association::stats` found the snapshot old, or `refresh_stats` asked (`notify`).
+    pub(super) fn refresh_status(&self, id: AssocId, notify: bool) {
+        if let Some(e) = self.entries.get(&id) {
+            refresh(id, e, Instant::now());
+            if notify {
+                e.post(Event::Stats {
+                    assoc: id,
+                    stats: e.shared.stats(),
+                });
+            }
+        }
     }
 }

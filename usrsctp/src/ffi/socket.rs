@@ -389,6 +389,28 @@ impl RawSocket {
         self.sendv_spa(&[], &mut spa)
     }
 
+    /// Makes room in the receive buffer's limit for the SEND_FAILED notifications an abort
+    /// produces. usrsctp drops a failed-message notification that does not fit the receive
+    /// buffer (`sctp_sbspace_failedmsgs`), and each one carries its message's data, so an
+    /// abort with a full send queue would lose reports. The limit is only an accounting bound
+    /// (the data moves from the send queue to the notifications, it is not copied), so raising
+    /// it by twice the send buffer costs nothing while the association ends; it also widens
+    /// the window advertised meanwhile, which no longer matters.
+    pub(crate) fn make_room_for_reports(&self) -> Result<(), Error> {
+        let snd: c_int =
+            self.getsockopt("getsockopt(SO_SNDBUF)", libc::SOL_SOCKET, libc::SO_SNDBUF)?;
+        let rcv: c_int =
+            self.getsockopt("getsockopt(SO_RCVBUF)", libc::SOL_SOCKET, libc::SO_RCVBUF)?;
+        let room = i64::from(rcv) + 2 * i64::from(snd) + 64 * 1024;
+        let v = room.min(i64::from(i32::MAX)) as c_int;
+        self.setsockopt(
+            "setsockopt(SO_RCVBUF)",
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &v,
+        )
+    }
+
     /// Makes the following close send ABORT instead of the SHUTDOWN handshake.
     pub(crate) fn set_abortive_close(&self) -> Result<(), Error> {
         let l = libc::linger {

@@ -25,12 +25,14 @@ pub(crate) fn pad4(n: usize) -> usize {
     (n + 3) & !3
 }
 
-/// True if the packet carries a DATA or I-DATA chunk (a walk over chunk headers only).
-pub(crate) fn has_data(packet: &[u8]) -> bool {
+/// The ABORT chunk type.
+pub(crate) const CHUNK_ABORT: u8 = 6;
+
+/// True if the packet carries a chunk of type `kind` (a walk over chunk headers only).
+pub(crate) fn has_chunk(packet: &[u8], kind: u8) -> bool {
     let mut at = COMMON_HEADER;
     while at + 4 <= packet.len() {
-        let kind = packet[at];
-        if kind == CHUNK_DATA || kind == CHUNK_I_DATA {
+        if packet[at] == kind {
             return true;
         }
         let len = be16(packet, at + 2);
@@ -40,6 +42,11 @@ pub(crate) fn has_data(packet: &[u8]) -> bool {
         at += pad4(len);
     }
     false
+}
+
+/// True if the packet carries a DATA or I-DATA chunk (a walk over chunk headers only).
+pub(crate) fn has_data(packet: &[u8]) -> bool {
+    has_chunk(packet, CHUNK_DATA) || has_chunk(packet, CHUNK_I_DATA)
 }
 
 #[cfg(test)]
@@ -86,5 +93,9 @@ mod tests {
         broken.extend_from_slice(&[3, 0, 0, 1]);
         broken.extend_from_slice(&chunk(CHUNK_DATA, &[0; 16]));
         assert!(!has_data(&broken));
+        let mut abort = header(1);
+        abort.extend_from_slice(&chunk(CHUNK_ABORT, &[]));
+        assert!(has_chunk(&abort, CHUNK_ABORT));
+        assert!(!has_chunk(&d, CHUNK_ABORT));
     }
 }

@@ -4,11 +4,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::command::{Command, CommandSender};
 use crate::config::AssociationConfig;
 use crate::error::Error;
 use crate::event::{AssocId, MessageId};
+use crate::stats::AssociationStats;
 
 /// Where an association is in its life.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -81,7 +83,34 @@ pub(crate) struct AssocShared {
     /// Which of the two holders of the route let go: bit 0 the stack thread (the association
     /// ended), bit 1 the handle (dropped). See [`release`](Self::release).
     released: AtomicU8,
+    /// The last status the stack thread read. A leaf lock: held only to copy the value.
+    status: Mutex<Status>,
+    /// A status refresh is queued for the stack thread (`stats` asks at most once at a time).
+    pub(crate) refresh_pending: AtomicBool,
 }
+
+/// usrsctp's view of an association (`SCTP_STATUS`), as the stack thread last read it: at the
+/// handshake, at most every [`STATUS_MAX_AGE`] while it sends, and when `stats` asks for a
+/// fresher one. `stats` never waits for the stack thread.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Status {
+    pub(crate) srtt_ms: u32,
+    pub(crate) rto_ms: u32,
+    pub(crate) cwnd: u32,
+    pub(crate) peer_rwnd: u32,
+    pub(crate) mtu: u32,
+    pub(crate) unacked_chunks: u16,
+    pub(crate) pending_chunks: u16,
+    pub(crate) outbound_streams: u16,
+    pub(crate) inbound_streams: u16,
+    pub(crate) queued_messages: usize,
+    /// When it was read (`None`: not yet).
+    pub(crate) at: Option<Instant>,
+}
+
+/// How old a status snapshot may get while the association is busy before the stack thread
+/// reads a new one.
+pub(crate) const STATUS_MAX_AGE: Duration = Duration::from_millis(200);
 
 /// One of the two parties whose end [`AssocShared::release`] waits for.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -115,6 +144,8 @@ impl AssocShared {
             outputs: AtomicU64::new(0),
             probe: Mutex::new(Vec::new()),
             released: AtomicU8::new(0),
+            status: Mutex::new(Status::default()),
+            refresh_pending: AtomicBool::new(false),
         }
     }
 
@@ -135,6 +166,44 @@ impl AssocShared {
         let bit = who as u8;
         let before = self.released.fetch_or(bit, Ordering::AcqRel);
         before & bit == 0 && before | bit == 3
+    }
+
+    /// The figures `Association::stats` reports: the counters now, usrsctp's as last read.
+    pub(crate) fn stats(&self) -> AssociationStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = self;
+        let status = s.status();
+        AssociationStats {
+            srtt_ms: status.srtt_ms,
+            rto_ms: status.rto_ms,
+            cwnd: status.cwnd,
+            peer_rwnd: status.peer_rwnd,
+            mtu: status.mtu,
+            unacked_chunks: status.unacked_chunks,
+            pending_chunks: status.pending_chunks,
+            outbound_streams: status.outbound_streams,
+            inbound_streams: status.inbound_streams,
+            buffered_amount: s.buffered(),
+            queued_messages: status.queued_messages,
+            mailbox_bytes: s.mailbox_bytes(),
+            mailbox_peak_bytes: s.mailbox_peak_bytes(),
+            receive_paused: s.receive_paused(),
+            upcall_pending: s.upcall_pending.load(Relaxed),
+            messages_sent: s.messages_sent.load(Relaxed),
+            bytes_sent: s.bytes_sent.load(Relaxed),
+            messages_received: s.messages_received.load(Relaxed),
+            bytes_received: s.bytes_received.load(Relaxed),
+        }
+    }
+
+    /// The last status snapshot.
+    pub(crate) fn status(&self) -> Status {
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stack side: a fresh snapshot.
+    pub(crate) fn set_status(&self, status: Status) {
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status;
     }
 
     pub(crate) fn state(&self) -> AssociationState {

@@ -2,10 +2,8 @@
 
 use crossbeam_channel::Sender;
 
-use crate::error::Error;
 use crate::event::AssocId;
 use crate::ffi::socket::SendInfo;
-use crate::stats::AssociationStats;
 
 /// The sending end of the stack thread's command channel.
 pub(crate) type CommandSender = Sender<Command>;
@@ -19,10 +17,9 @@ pub(crate) struct Outgoing {
 /// What the stack thread is asked to do.
 pub(crate) enum Command {
     /// Create the socket of an association whose route is registered (the route carries its
-    /// shared state and mailbox).
+    /// shared state and mailbox). A failure is reported as `Closed { SetupFailed }`.
     Open {
         id: AssocId,
-        reply: Sender<Result<(), Error>>,
     },
     Input {
         id: AssocId,
@@ -54,9 +51,11 @@ pub(crate) enum Command {
     Discard {
         ids: Vec<AssocId>,
     },
-    Stats {
+    /// Read usrsctp's status of the association again (`Association::stats` found it old).
+    RefreshStatus {
         id: AssocId,
-        reply: Sender<Result<AssociationStats, Error>>,
+        /// Post the figures as `Event::Stats` (`Association::refresh_stats`).
+        notify: bool,
     },
     Shutdown {
         reply: Option<Sender<()>>,

@@ -100,6 +100,8 @@ impl ChannelManager {
                 self.reconcile(t);
                 false
             }
+            // Events of the association alone (figures asked for by its owner, ...).
+            _ => false,
         }
     }
 
