@@ -12,7 +12,10 @@ use crate::config::AssociationConfig;
 use crate::error::Error;
 use crate::event::{AssocId, Event};
 use crate::shared::assoc::AssocShared;
+use crate::shared::assoc::AssociationState;
 use crate::shared::command::Command;
+#[cfg(feature = "tokio")]
+use crate::shared::mailbox::MailboxFd;
 use crate::shared::mailbox::{mailbox, Mailbox, MailboxSender};
 use crate::shared::routes::{self, Route, WorkerId};
 use crate::stack::Stack;
@@ -63,6 +66,9 @@ static NEXT_ASSOC: AtomicU64 = AtomicU64::new(1);
 /// assert_sync::<usrsctp::Worker>();
 /// ```
 pub struct Worker {
+    /// The tokio reactor registration of the eventfd (`recv_async`), made on first use.
+    #[cfg(feature = "tokio")]
+    async_slot: crate::async_worker::AsyncSlot,
     id: WorkerId,
     stack: Stack,
     mailbox: Mailbox,
@@ -87,6 +93,8 @@ impl Worker {
         })?;
         let id = NEXT_WORKER.fetch_add(1, Ordering::Relaxed);
         Ok(Worker {
+            #[cfg(feature = "tokio")]
+            async_slot: Default::default(),
             id,
             stack,
             mailbox,
@@ -254,7 +262,144 @@ impl Worker {
     pub fn pending(&self) -> usize {
         self.mailbox.len()
     }
+
+    #[cfg(feature = "tokio")]
+    pub(crate) fn mailbox_fd(&self) -> MailboxFd {
+        self.mailbox.fd()
+    }
+
+    #[cfg(feature = "tokio")]
+    pub(crate) fn async_slot(&self) -> &crate::async_worker::AsyncSlot {
+        &self.async_slot
+    }
+
+    /// A handle any thread can use to post a value into this worker's mailbox, waking it
+    /// wherever it waits: [`recv`](Self::recv), [`recv_timeout`](Self::recv_timeout),
+    /// `recv_async`, or an epoll / mio loop on its eventfd. See [`WorkerWaker`].
+    ///
+    /// ```
+    /// use usrsctp::{Event, Stack};
+    ///
+    /// let worker = Stack::global()?.worker()?;
+    /// let waker = worker.waker();
+    /// std::thread::spawn(move || waker.post(42)).join().unwrap()?;
+    /// assert_eq!(worker.recv(), Event::User { value: 42 });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn waker(&self) -> WorkerWaker {
+        WorkerWaker {
+            worker: self.id,
+            mailbox: self.sender.clone(),
+        }
+    }
+
+    /// Aborts every association of this worker, as [`Association::abort`] does for one: an
+    /// ABORT goes to each peer, and this worker's mailbox receives, as usual, each ABORT packet
+    /// as [`Event::Transmit`], an [`Event::SendFailed`] for every message not delivered, then
+    /// [`Event::Closed`] `{ reason: AbortedLocally }`. Returns how many associations it asked
+    /// the stack thread to abort (those not already closed).
+    ///
+    /// **Call it before dropping a worker whose lower layer (DTLS) is still alive**, then keep
+    /// taking events and carrying `Transmit`s until every association reported `Closed`:
+    /// that is how peers learn at once that this side is gone. Dropping a worker without it
+    /// aborts its associations too, but silently: its mailbox is gone, so the ABORT packets
+    /// reach nobody and each peer finds out only when its own retransmissions or heartbeats
+    /// run out (tens of seconds).
+    ///
+    /// The handles of the aborted associations refuse further sends with [`Error::Closed`].
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use usrsctp::{AssociationConfig, CloseReason, Event, Stack};
+    ///
+    /// let worker = Stack::global()?.worker()?;
+    /// let _a = worker.associate(AssociationConfig::default())?;
+    /// let _b = worker.associate(AssociationConfig::default())?;
+    /// assert_eq!(worker.abort_all(), 2);
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// let mut closed = 0;
+    /// while closed < 2 && Instant::now() < deadline {
+    ///     match worker.recv_timeout(Duration::from_millis(100)) {
+    ///         // Hand these to DTLS: they are the ABORTs.
+    ///         Some(Event::Transmit { .. }) => {}
+    ///         Some(Event::Closed { reason, .. }) => {
+    ///             assert_eq!(reason, CloseReason::AbortedLocally);
+    ///             closed += 1;
+    ///         }
+    ///         _ => {}
+    ///     }
+    /// }
+    /// assert_eq!(closed, 2);
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
+    pub fn abort_all(&self) -> usize {
+        let mut asked = 0;
+        for (id, shared) in routes::ids_of(self.id) {
+            if shared.state() == AssociationState::Closed {
+                continue;
+            }
+            // As `Association::abort`: a graceful close in progress becomes an abort.
+            shared.set_closing();
+            if self.stack.command(Command::Abort { id }).is_ok() {
+                asked += 1;
+            }
+        }
+        asked
+    }
 }
+
+/// Posts values into a [`Worker`]'s mailbox from any thread; `Clone + Send + Sync`. Made by
+/// [`Worker::waker`].
+///
+/// For an SFU's router threads that hand work to a worker: [`post`](Self::post) puts
+/// [`Event::User`] `{ value }` into the mailbox, in order with the worker's other events
+/// (first in, first out), and wakes the worker wherever it waits (`recv`, `recv_timeout`,
+/// `recv_async`, or epoll / mio on its eventfd: the same mailbox and the same eventfd, no
+/// second descriptor).
+///
+/// The value is a `u64`, not a boxed payload: [`Event`] stays `Clone + Eq` and a post
+/// allocates nothing. Use it as a token: put the payload in a queue of your own (a crossbeam
+/// channel, a slab index) and post to say it is there, or post the value itself when a
+/// number is all the worker needs.
+///
+/// After the worker is dropped, `post` fails with [`WorkerGone`]. A post that races with the
+/// drop may succeed and never be taken.
+#[derive(Clone)]
+pub struct WorkerWaker {
+    worker: WorkerId,
+    mailbox: MailboxSender,
+}
+
+impl std::fmt::Debug for WorkerWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerWaker")
+            .field("worker", &self.worker)
+            .finish()
+    }
+}
+
+impl WorkerWaker {
+    /// Posts [`Event::User`] `{ value }` into the worker's mailbox; never blocks.
+    pub fn post(&self, value: u64) -> Result<(), WorkerGone> {
+        if self.mailbox.post_event(Event::User { value }) {
+            Ok(())
+        } else {
+            Err(WorkerGone)
+        }
+    }
+}
+
+/// [`WorkerWaker::post`] failed: the worker was dropped.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct WorkerGone;
+
+impl std::fmt::Display for WorkerGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the worker was dropped")
+    }
+}
+
+impl std::error::Error for WorkerGone {}
 
 impl AsRawFd for Worker {
     /// The mailbox's eventfd.
