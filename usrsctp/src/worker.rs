@@ -448,3 +448,173 @@ impl Drop for Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::config::SendOptions;
+    use crate::event::{ppid, CloseReason};
+
+    fn readable(fd: RawFd, timeout_ms: i32) -> bool {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        n == 1 && pfd.revents & libc::POLLIN != 0
+    }
+
+    /// A thread posts while the worker blocks in `recv`; the eventfd is readable while the
+    /// value waits; user values keep their place among the association's events.
+    #[test]
+    fn waker_wakes_a_blocked_recv_and_keeps_fifo_order() {
+        let worker = Stack::global().unwrap().worker().unwrap();
+        let waker = worker.waker();
+        let (go, ready) = std::sync::mpsc::channel::<()>();
+        let poster = {
+            let waker = waker.clone();
+            std::thread::spawn(move || {
+                for value in 1..=3 {
+                    ready.recv().unwrap();
+                    waker.post(value).unwrap();
+                }
+            })
+        };
+        for value in 1..=3 {
+            go.send(()).unwrap();
+            // Blocks until the post (no association: nothing else can arrive).
+            assert_eq!(worker.recv(), Event::User { value });
+        }
+        poster.join().unwrap();
+
+        // The fd says so, as an epoll loop would see it.
+        assert!(!readable(worker.as_raw_fd(), 0));
+        let t = {
+            let waker = waker.clone();
+            std::thread::spawn(move || waker.post(7))
+        };
+        assert!(readable(worker.as_raw_fd(), 5000), "readable after a post");
+        t.join().unwrap().unwrap();
+        assert_eq!(worker.try_recv(), Some(Event::User { value: 7 }));
+        assert!(!readable(worker.as_raw_fd(), 0), "clear once taken");
+
+        // FIFO with the association's events: its INIT is output inside `associate`.
+        waker.post(10).unwrap();
+        let _assoc = worker.associate(AssociationConfig::default()).unwrap();
+        waker.post(11).unwrap();
+        let got: Vec<Event> = (0..3)
+            .map(|_| worker.recv_timeout(Duration::from_secs(5)).unwrap())
+            .collect();
+        assert_eq!(got[0], Event::User { value: 10 });
+        assert!(matches!(got[1], Event::Transmit { .. }), "{:?}", got[1]);
+        assert_eq!(got[2], Event::User { value: 11 });
+
+        drop(_assoc);
+        drop(worker);
+        assert_eq!(waker.post(12), Err(WorkerGone));
+    }
+
+    /// Carries `from`'s waiting events' packets to `to` (by association id); returns the other
+    /// events.
+    fn carry(from: &Worker, to: &[(AssocId, &Association)], wait: Duration) -> Vec<Event> {
+        let mut other = Vec::new();
+        while let Some(ev) = from.recv_timeout(wait) {
+            match ev {
+                Event::Transmit { assoc, packet } => {
+                    let peer = to.iter().find(|(id, _)| *id == assoc).map(|(_, p)| *p);
+                    if let Some(peer) = peer {
+                        let _ = peer.input(packet);
+                    }
+                }
+                ev => other.push(ev),
+            }
+        }
+        other
+    }
+
+    /// `abort_all` puts the ABORTs in the mailbox: carried, they end the peers' associations
+    /// at once (not after tens of seconds of retransmissions), and every message the aborted
+    /// side accepted has its outcome.
+    #[test]
+    fn abort_all_reaches_the_peers_and_reports_every_message() {
+        let stack = Stack::global().unwrap();
+        let (wa, wb) = (stack.worker().unwrap(), stack.worker().unwrap());
+        let a: Vec<Association> = (0..2)
+            .map(|_| wa.associate(AssociationConfig::default()).unwrap())
+            .collect();
+        let b: Vec<Association> = (0..2)
+            .map(|_| wb.associate(AssociationConfig::default()).unwrap())
+            .collect();
+        // a[i] <-> b[i]
+        let a_to_b: Vec<(AssocId, &Association)> =
+            a.iter().zip(&b).map(|(x, y)| (x.id(), y)).collect();
+        let b_to_a: Vec<(AssocId, &Association)> =
+            b.iter().zip(&a).map(|(y, x)| (y.id(), x)).collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (mut up_a, mut up_b) = (0, 0);
+        while up_a < 2 || up_b < 2 {
+            assert!(Instant::now() < deadline, "handshakes");
+            let connected = |evs: Vec<Event>| {
+                evs.iter()
+                    .filter(|e| matches!(e, Event::Connected { .. }))
+                    .count()
+            };
+            up_a += connected(carry(&wa, &a_to_b, Duration::from_millis(1)));
+            up_b += connected(carry(&wb, &b_to_a, Duration::from_millis(1)));
+        }
+
+        // A sends; nothing is carried, so nothing can be acknowledged before the abort.
+        let mut sent = BTreeSet::new();
+        for assoc in &a {
+            for i in 0..5u8 {
+                let id = assoc
+                    .send(0, ppid::BINARY, [i; 500], SendOptions::reliable())
+                    .unwrap();
+                sent.insert((assoc.id(), id.get()));
+            }
+        }
+        assert_eq!(wa.abort_all(), 2);
+        assert!(a[0]
+            .send(0, ppid::BINARY, b"late", SendOptions::reliable())
+            .is_err());
+
+        // A's mailbox: the packets (DATA, then the ABORTs), carried to B, and the outcomes.
+        let mut failed = BTreeSet::new();
+        let mut closed_a = BTreeSet::new();
+        let mut closed_b = BTreeSet::new();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut pumps = 0;
+        while closed_a.len() < 2 || closed_b.len() < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "after {pumps} pumps: A closed {closed_a:?}, B closed {closed_b:?}"
+            );
+            pumps += 1;
+            for ev in carry(&wa, &a_to_b, Duration::from_millis(5)) {
+                match ev {
+                    Event::SendFailed { assoc, message, .. } => {
+                        assert!(failed.insert((assoc, message.get())), "reported twice");
+                    }
+                    Event::Closed { assoc, reason } => {
+                        assert_eq!(reason, CloseReason::AbortedLocally);
+                        closed_a.insert(assoc);
+                    }
+                    _ => {}
+                }
+            }
+            for ev in carry(&wb, &b_to_a, Duration::ZERO) {
+                if let Event::Closed { assoc, reason } = ev {
+                    assert_eq!(reason, CloseReason::AbortedByPeer);
+                    closed_b.insert(assoc);
+                }
+            }
+        }
+        assert_eq!(failed, sent, "every accepted message is reported failed");
+        assert_eq!(wa.abort_all(), 0, "nothing left to abort");
+    }
+}
