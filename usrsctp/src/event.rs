@@ -10,6 +10,10 @@ use crate::errno::Errno;
 pub struct AssocId(pub(crate) u64);
 
 impl AssocId {
+    /// The id no association has (ids start at 1): what [`Event::assoc`] says for an event
+    /// that concerns none, [`Event::User`].
+    pub const NONE: AssocId = AssocId(0);
+
     /// The numeric value.
     pub fn get(self) -> u64 {
         self.0
@@ -240,10 +244,17 @@ pub enum Event {
         /// Why.
         reason: CloseReason,
     },
+    /// A value posted by [`WorkerWaker::post`](crate::WorkerWaker::post) from any thread, in
+    /// order with the worker's other events. It concerns no association: its
+    /// [`assoc`](Event::assoc) is [`AssocId::NONE`].
+    User {
+        /// The value given to `post`.
+        value: u64,
+    },
 }
 
 impl Event {
-    /// The association the event concerns.
+    /// The association the event concerns; [`AssocId::NONE`] for [`Event::User`].
     pub fn assoc(&self) -> AssocId {
         match self {
             Event::Transmit { assoc, .. }
@@ -255,6 +266,7 @@ impl Event {
             | Event::SendFailed { assoc, .. }
             | Event::Stats { assoc, .. }
             | Event::Closed { assoc, .. } => *assoc,
+            Event::User { .. } => AssocId::NONE,
         }
     }
 }

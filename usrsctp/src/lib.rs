@@ -69,6 +69,19 @@
 //! # Ok::<(), usrsctp::Error>(())
 //! ```
 //!
+//! # Waiting for events: blocking, epoll / mio, tokio
+//!
+//! A worker's loop waits on its mailbox with [`Worker::recv`] / [`Worker::recv_timeout`], or
+//! on its eventfd ([`AsRawFd`](std::os::fd::AsRawFd)) from an epoll or mio loop: the eventfd
+//! is readable exactly while the mailbox holds an event. With the cargo feature **`tokio`**,
+//! `Worker::recv_async` waits in a tokio runtime (a `tokio::io::unix::AsyncFd` over that
+//! eventfd, registered on first use with the runtime that runs it); the usual shape is one
+//! current-thread runtime per worker thread (`examples/tokio_worker.rs`).
+//!
+//! Other threads (an SFU's router threads) reach a worker through a [`WorkerWaker`]
+//! ([`Worker::waker`]): [`WorkerWaker::post`] puts [`Event::User`] into the same mailbox, in
+//! order with the other events, and wakes the worker however it waits.
+//!
 //! # Thread confinement
 //!
 //! A [`Worker`] is `Send` but not `Sync`: create it anywhere, move it into the thread that
@@ -90,7 +103,8 @@
 //! limit, a close, an abort (usrsctp's own buffer is reported too), the peer's abort or the
 //! association's loss. Dropping an `Association` aborts it (a graceful close needs the handle
 //! until `Closed`); dropping a `Worker` aborts its associations without reports, since their
-//! mailbox is gone.
+//! mailbox is gone. [`Worker::abort_all`] before the drop aborts them with reports, and with
+//! the ABORT packets in the mailbox for the lower layer to carry, so peers learn at once.
 //!
 //! # Bounded memory
 //!
@@ -129,6 +143,9 @@ mod association;
 pub mod datachannel;
 mod stack;
 mod worker;
+// Feature `tokio`: `Worker::recv_async`.
+#[cfg(feature = "tokio")]
+mod async_worker;
 
 pub use association::Association;
 pub use config::{AssociationConfig, Reliability, SendOptions, StackConfig};
@@ -141,4 +158,4 @@ pub use event::{
 pub use shared::assoc::AssociationState;
 pub use stack::{Diagnostics, Stack};
 pub use stats::AssociationStats;
-pub use worker::Worker;
+pub use worker::{Worker, WorkerGone, WorkerWaker};

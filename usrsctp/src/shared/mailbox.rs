@@ -139,6 +139,22 @@ impl Mailbox {
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.signal.readiness.0.as_raw_fd()
     }
+
+    /// The eventfd, kept open by the returned value for as long as it lives (for a reactor
+    /// registration that must not outlive the descriptor).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn fd(&self) -> MailboxFd {
+        MailboxFd(self.signal.clone())
+    }
+}
+
+/// A worker's eventfd, holding the mailbox's signal (which owns the descriptor) alive.
+pub(crate) struct MailboxFd(Arc<Signal<EventFd>>);
+
+impl AsRawFd for MailboxFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.readiness.0.as_raw_fd()
+    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,18 @@ pub(crate) fn remove_owner(owner: WorkerId) -> Vec<AssocId> {
     ids.into_iter().map(AssocId).collect()
 }
 
+/// The ids and shared state of every association of `owner`, in id order (oldest first).
+pub(crate) fn ids_of(owner: WorkerId) -> Vec<(AssocId, Arc<AssocShared>)> {
+    let routes = ROUTES.read().unwrap_or_else(PoisonError::into_inner);
+    let mut ids: Vec<(AssocId, Arc<AssocShared>)> = routes
+        .iter()
+        .filter(|(_, r)| r.owner == owner)
+        .map(|(id, r)| (AssocId(*id), r.shared.clone()))
+        .collect();
+    ids.sort_by_key(|(id, _)| *id);
+    ids
+}
+
 /// The shared state and mailbox of a registered association.
 pub(crate) fn endpoints(id: AssocId) -> Option<(Arc<AssocShared>, MailboxSender)> {
     with_route(id.0, |r| (r.shared.clone(), r.mailbox.clone()))

@@ -95,6 +95,8 @@ impl ChannelManager {
                 self.low_due.clear();
                 true
             }
+            // Concerns no association (filtered out above by its id); for exhaustiveness.
+            Event::User { .. } => false,
             Event::Transmit { .. } => {
                 // Not ours to act on, but a moment to see how far the send queue has drained.
                 self.reconcile(t);
