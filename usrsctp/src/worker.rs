@@ -504,7 +504,7 @@ mod tests {
         // (output when the stack thread sets the socket up), a post after the INIT after it.
         waker.post(10).unwrap();
         let _assoc = worker.associate(AssociationConfig::default()).unwrap();
-        let mut next = || worker.recv_timeout(Duration::from_secs(5)).unwrap();
+        let next = || worker.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(next(), Event::User { value: 10 });
         let init = next();
         assert!(matches!(init, Event::Transmit { .. }), "{init:?}");
