@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 use usrsctp::{
-    ppid, AssocId, AssociationConfig, Diagnostics, Event, Message, MessageId, SendFailure, Worker,
+    ppid, AssocId, AssociationConfig, CloseReason, Diagnostics, Event, Message, MessageId,
+    SendFailure, Worker,
 };
 use usrsctp_test_support::rng::{self, Rng};
 
@@ -48,6 +49,10 @@ struct Loop {
     /// Ends aborted here (replaced, churned, or at the round's end) that have not reported
     /// `Closed` yet: their failure reports and their last received messages still count.
     retiring: HashMap<AssocId, Local>,
+    /// Ends that reported `Closed` on their own (not aborted here). A `send` that raced with
+    /// such an end is reported after its `Closed`, through its handle's route, so the handle
+    /// and the books stay until the worker ends (see `settle_gone`).
+    gone: HashMap<AssocId, Local>,
     wire: Wire,
     rng: Rng,
     hist: Histogram,
@@ -85,6 +90,7 @@ pub(crate) fn run(
         locals: HashMap::new(),
         by_id: HashMap::new(),
         retiring: HashMap::new(),
+        gone: HashMap::new(),
         wire: Wire::new(cfg.faults, seed),
         rng: Rng::new(seed ^ 0xBAD),
         hist: Histogram::default(),
@@ -362,6 +368,15 @@ impl Loop {
             self.retiring_event(ev);
             return;
         }
+        if let Some(l) = self.gone.get(&ev.assoc()) {
+            if let Event::SendFailed {
+                message, reason, ..
+            } = ev
+            {
+                book_failure(&self.round.shared, l, message, reason);
+            }
+            return;
+        }
         let Some(&key) = self.by_id.get(&ev.assoc()) else {
             // An end that reported `Closed` already: nothing follows it.
             return;
@@ -446,43 +461,14 @@ impl Loop {
                 }
             }
             Event::Closed { reason, .. } => {
-                let Some(l) = self.locals.remove(&key) else {
+                let Some(mut l) = self.locals.remove(&key) else {
                     return;
                 };
-                self.by_id.remove(&l.assoc.id());
-                if l.ledger.churned.load(Acquire) {
-                    return;
-                }
-                l.ledger.dead.store(true, Release);
-                self.round.shared.unexpected_closes.fetch_add(1, Relaxed);
-                if self.malformed_mode {
-                    // Forged packets may legitimately end an association: replace it.
-                    if l.side == A {
-                        self.create_a(l.slot);
-                    } else {
-                        let _ = self.round.txs[l.peer].send(Inbound::Respawn {
-                            slot: l.slot,
-                            stale_gen: l.ledger.gen,
-                        });
-                    }
-                } else {
-                    self.round.shared.note(format!(
-                        "slot {} gen {} side {}: association closed unexpectedly: {reason:?}",
-                        l.slot,
-                        l.ledger.gen,
-                        l.side_name()
-                    ));
-                    if self.round.shared.traces_printed.fetch_add(1, Relaxed) < 4 {
-                        eprintln!(
-                            "usrsctp-stress: last packets of slot {} gen {} side {} ({}):\n{}",
-                            l.slot,
-                            l.ledger.gen,
-                            l.side_name(),
-                            l.assoc.id(),
-                            l.trace
-                        );
-                    }
-                }
+                let id = l.assoc.id();
+                self.by_id.remove(&id);
+                self.closed_on_its_own(&l, reason);
+                l.sample = None;
+                self.gone.insert(id, l);
             }
             Event::StreamsReset { .. } => {}
             // Every message of the run is within the associations' max_message_size, so a
@@ -491,6 +477,63 @@ impl Loop {
                 "a message over max_message_size arrived on stream {stream} ({size} bytes)"
             )),
             _ => {}
+        }
+    }
+
+    /// A live end reported `Closed`: unless churn replaced its incarnation, nobody closed it.
+    /// With malformed input it is replaced; otherwise it is noted, with its last packets.
+    fn closed_on_its_own(&mut self, l: &Local, reason: CloseReason) {
+        {
+            if l.ledger.churned.load(Acquire) {
+                return;
+            }
+            l.ledger.dead.store(true, Release);
+            self.round.shared.unexpected_closes.fetch_add(1, Relaxed);
+            if self.malformed_mode {
+                // Forged packets may legitimately end an association: replace it.
+                if l.side == A {
+                    self.create_a(l.slot);
+                } else {
+                    let _ = self.round.txs[l.peer].send(Inbound::Respawn {
+                        slot: l.slot,
+                        stale_gen: l.ledger.gen,
+                    });
+                }
+            } else {
+                self.round.shared.note(format!(
+                    "slot {} gen {} side {}: association closed unexpectedly: {reason:?}",
+                    l.slot,
+                    l.ledger.gen,
+                    l.side_name()
+                ));
+                if self.round.shared.traces_printed.fetch_add(1, Relaxed) < 4 {
+                    eprintln!(
+                        "usrsctp-stress: last packets of slot {} gen {} side {} ({}):\n{}",
+                        l.slot,
+                        l.ledger.gen,
+                        l.side_name(),
+                        l.assoc.id(),
+                        l.trace
+                    );
+                }
+            }
+        }
+    }
+
+    /// Takes the last reports of the ends that closed on their own. A command round trip on
+    /// each one's handle (`stats`) passes every `send` this thread made on it before: the
+    /// stack thread serves an association's commands in order, and reports a message that
+    /// reached it after the end before it answers. So once the round trips are done, the
+    /// mailbox holds every such report.
+    fn settle_gone(&mut self) {
+        if self.gone.is_empty() {
+            return;
+        }
+        for l in self.gone.values() {
+            let _ = l.assoc.stats();
+        }
+        while let Some(ev) = self.worker.try_recv() {
+            self.event(ev);
         }
     }
 
@@ -603,12 +646,14 @@ impl Loop {
                 self.retire(key, churn);
             }
             self.drain_retiring();
+            self.settle_gone();
         }
         let Loop {
             round,
             worker,
             locals,
             retiring,
+            gone,
             wire,
             hist,
             ..
@@ -617,6 +662,7 @@ impl Loop {
         drop(worker);
         drop(locals);
         drop(retiring);
+        drop(gone);
     }
 }
 
