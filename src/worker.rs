@@ -49,9 +49,9 @@ struct Loop {
     /// Ends aborted here (replaced, churned, or at the round's end) that have not reported
     /// `Closed` yet: their failure reports and their last received messages still count.
     retiring: HashMap<AssocId, Local>,
-    /// Ends that reported `Closed` on their own (not aborted here). A `send` that raced with
-    /// such an end is reported after its `Closed`, through its handle's route, so the handle
-    /// and the books stay until the worker ends (see `settle_gone`).
+    /// Ends that reported `Closed`. One that ended on its own (even if it was being aborted
+    /// here) reports a `send` that raced with its end after its `Closed`, through its handle's
+    /// route, so the handle and the books stay until the worker ends (see `settle_gone`).
     gone: HashMap<AssocId, Local>,
     wire: Wire,
     rng: Rng,
@@ -520,7 +520,7 @@ impl Loop {
         }
     }
 
-    /// Takes the last reports of the ends that closed on their own. A command round trip on
+    /// Takes the last reports of the ends that closed. A command round trip on
     /// each one's handle (`stats`) passes every `send` this thread made on it before: the
     /// stack thread serves an association's commands in order, and reports a message that
     /// reached it after the end before it answers. So once the round trips are done, the
@@ -556,7 +556,12 @@ impl Loop {
                 }
             }
             Event::Closed { .. } => {
-                self.retiring.remove(&id);
+                // It may have ended on its own before the abort reached it: then a `send`
+                // that raced with that end is reported after this `Closed`.
+                if let Some(mut l) = self.retiring.remove(&id) {
+                    l.sample = None;
+                    self.gone.insert(id, l);
+                }
             }
             _ => {}
         }
