@@ -93,6 +93,8 @@ pub(crate) struct Outcomes {
     failed: Seqs,
     /// Reported failed for a reason that says it never was (wholly) on the wire.
     failed_unsent: Seqs,
+    /// Sent with partial reliability.
+    partial: Seqs,
     /// Distinct messages delivered.
     pub delivered_count: u64,
     /// Distinct messages reported failed.
@@ -120,6 +122,21 @@ impl Outcomes {
             }
         }
         true
+    }
+
+    /// Notes that `seq` was sent with partial reliability.
+    pub(crate) fn sent_partial(&mut self, seq: u32) {
+        self.partial.insert(seq);
+    }
+
+    /// The first `max` of the first `accepted` sequence numbers with no outcome, each with
+    /// whether it was partial.
+    pub(crate) fn missing(&self, accepted: u64, max: usize) -> Vec<(u32, bool)> {
+        (0..u32::try_from(accepted).unwrap_or(u32::MAX))
+            .filter(|&q| !self.delivered.contains(q) && !self.failed.contains(q))
+            .take(max)
+            .map(|q| (q, self.partial.contains(q)))
+            .collect()
     }
 
     /// Books a failure report for `seq`; `on_wire` says the report admits it had been sent
@@ -255,6 +272,49 @@ impl Accounting {
     }
 }
 
+/// Says, for up to `max` incarnation directions with unaccounted messages, which ones (the
+/// first few sequence numbers, and whether they were partial): what a failed run needs to
+/// be traced.
+pub(crate) fn unaccounted_detail(ledgers: &[Arc<Ledger>], max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in ledgers {
+        for d in 0..2 {
+            if out.len() >= max {
+                return out;
+            }
+            let accepted = l.sent[d].load(Acquire) + l.sent_partial[d].load(Acquire);
+            let o = l.outcomes(d);
+            let missing = o.missing(accepted, 8);
+            if missing.is_empty() {
+                continue;
+            }
+            let seqs: Vec<String> = missing
+                .iter()
+                .map(|(q, partial)| {
+                    if *partial {
+                        format!("{q}p")
+                    } else {
+                        q.to_string()
+                    }
+                })
+                .collect();
+            out.push(format!(
+                "slot {} gen {} dir {d} (churned {}, dead {}): no outcome for seq {} \
+                 (p: partial) of {accepted} accepted; {} delivered, {} reported failed, {} both",
+                l.slot,
+                l.gen,
+                l.churned.load(Acquire),
+                l.dead.load(Acquire),
+                seqs.join(" "),
+                o.delivered_count,
+                o.failed_count,
+                o.delivered_and_reported
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +379,12 @@ mod tests {
         assert!(o.deliver(4));
         o.fail(4, false);
         o.fail(4, false);
+        o.sent_partial(6);
+        assert_eq!(
+            o.missing(8, 8),
+            vec![(0, false), (5, false), (6, true), (7, false)]
+        );
+        assert_eq!(o.missing(8, 2), vec![(0, false), (5, false)]);
         assert_eq!(
             (
                 o.delivered_count,

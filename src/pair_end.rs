@@ -199,6 +199,7 @@ impl Local {
                     self.ids.insert(id.get(), self.next_seq);
                     self.next_seq += 1;
                     if shape.partial {
+                        self.ledger.outcomes(d).sent_partial(self.next_seq - 1);
                         self.ledger.sent_partial[d].fetch_add(1, Release);
                     } else {
                         self.ledger.sent[d].fetch_add(1, Release);

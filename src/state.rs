@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use usrsctp::Stack;
 
-use crate::books::{Accounting, Ledger};
+use crate::books::{unaccounted_detail, Accounting, Ledger};
 use crate::cli::Config;
 use crate::latency::Histogram;
 use crate::malformed::Budget;
@@ -293,6 +293,11 @@ impl Shared {
     /// Ends the round under way: its books join the totals.
     pub fn end_round(&self, round: &Round) {
         let books = Accounting::of(&lock(&round.ledgers));
+        if books.unaccounted > 0 && self.cfg.malformed == 0 {
+            for line in unaccounted_detail(&lock(&round.ledgers), 5) {
+                self.fail(format!("round {}: {line}", round.index + 1));
+            }
+        }
         let mut current = lock(&self.current);
         lock(&self.totals).add(&books);
         *current = None;

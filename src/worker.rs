@@ -483,39 +483,37 @@ impl Loop {
     /// A live end reported `Closed`: unless churn replaced its incarnation, nobody closed it.
     /// With malformed input it is replaced; otherwise it is noted, with its last packets.
     fn closed_on_its_own(&mut self, l: &Local, reason: CloseReason) {
-        {
-            if l.ledger.churned.load(Acquire) {
-                return;
-            }
-            l.ledger.dead.store(true, Release);
-            self.round.shared.unexpected_closes.fetch_add(1, Relaxed);
-            if self.malformed_mode {
-                // Forged packets may legitimately end an association: replace it.
-                if l.side == A {
-                    self.create_a(l.slot);
-                } else {
-                    let _ = self.round.txs[l.peer].send(Inbound::Respawn {
-                        slot: l.slot,
-                        stale_gen: l.ledger.gen,
-                    });
-                }
+        if l.ledger.churned.load(Acquire) {
+            return;
+        }
+        l.ledger.dead.store(true, Release);
+        self.round.shared.unexpected_closes.fetch_add(1, Relaxed);
+        if self.malformed_mode {
+            // Forged packets may legitimately end an association: replace it.
+            if l.side == A {
+                self.create_a(l.slot);
             } else {
-                self.round.shared.note(format!(
-                    "slot {} gen {} side {}: association closed unexpectedly: {reason:?}",
+                let _ = self.round.txs[l.peer].send(Inbound::Respawn {
+                    slot: l.slot,
+                    stale_gen: l.ledger.gen,
+                });
+            }
+        } else {
+            self.round.shared.note(format!(
+                "slot {} gen {} side {}: association closed unexpectedly: {reason:?}",
+                l.slot,
+                l.ledger.gen,
+                l.side_name()
+            ));
+            if self.round.shared.traces_printed.fetch_add(1, Relaxed) < 4 {
+                eprintln!(
+                    "usrsctp-stress: last packets of slot {} gen {} side {} ({}):\n{}",
                     l.slot,
                     l.ledger.gen,
-                    l.side_name()
-                ));
-                if self.round.shared.traces_printed.fetch_add(1, Relaxed) < 4 {
-                    eprintln!(
-                        "usrsctp-stress: last packets of slot {} gen {} side {} ({}):\n{}",
-                        l.slot,
-                        l.ledger.gen,
-                        l.side_name(),
-                        l.assoc.id(),
-                        l.trace
-                    );
-                }
+                    l.side_name(),
+                    l.assoc.id(),
+                    l.trace
+                );
             }
         }
     }
