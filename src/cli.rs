@@ -48,6 +48,10 @@ pub struct Config {
     /// Testing aid: worker 0 tampers with what it receives above SCTP (drops, repeats,
     /// corrupts and reorders one message each), so the checks must catch it.
     pub tamper: bool,
+    /// Testing aid: churn drops the `Worker` outright, without aborting its associations and
+    /// draining their reports first (the harness's old churn), so their messages go
+    /// unaccounted and the run must fail.
+    pub drop_worker: bool,
 }
 
 impl Default for Config {
@@ -78,6 +82,7 @@ impl Default for Config {
             malformed: 0,
             stall: false,
             tamper: false,
+            drop_worker: false,
         }
     }
 }
@@ -214,6 +219,7 @@ impl Config {
                 "--malformed" => c.malformed = num(&flag, &value()?)?,
                 "--debug-stall" => c.stall = true,
                 "--debug-tamper" => c.tamper = true,
+                "--debug-drop-worker" => c.drop_worker = true,
                 other => {
                     return Err(CliError::Bad(format!(
                         "unknown flag {other:?} (see --help)"

@@ -4,9 +4,9 @@
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Arc;
 
-use usrsctp::{ppid, Association, Message, Reliability, SendOptions};
+use usrsctp::{ppid, Association, Message, MessageId, Reliability, SendFailure, SendOptions};
 
-use crate::books::Ledger;
+use crate::books::{IdMap, Ledger};
 use crate::latency::Histogram;
 use crate::payload::{self, Header, STREAMS};
 use crate::state::{Round, Shared};
@@ -31,8 +31,8 @@ pub(crate) struct Local {
     pub(crate) connected: bool,
     pub(crate) blocked: bool,
     pub(crate) next_seq: u32,
-    /// Sequence numbers received (a bitmap), to find duplicates.
-    pub(crate) seen: Vec<u64>,
+    /// The sequence number of each message `send` accepted, to book its `SendFailed`.
+    pub(crate) ids: IdMap,
     /// Highest sequence number received per ordered stream.
     pub(crate) last_ordered: [Option<u32>; STREAMS as usize],
     /// A recent real packet of ours, the seed of malformed ones.
@@ -62,7 +62,7 @@ impl Local {
             connected: false,
             blocked: false,
             next_seq: 0,
-            seen: Vec::new(),
+            ids: IdMap::default(),
             last_ordered: [None; STREAMS as usize],
             sample: None,
             transmits: 0,
@@ -122,7 +122,8 @@ impl Local {
             ));
             return;
         }
-        if !mark(&mut self.seen, header.seq) {
+        let d = usize::from(dir);
+        if !self.ledger.outcomes(d).deliver(header.seq) {
             shared.duplicated.fetch_add(1, Relaxed);
             return;
         }
@@ -134,7 +135,6 @@ impl Local {
                 *last = Some(header.seq);
             }
         }
-        let d = usize::from(dir);
         if header.partial {
             self.ledger.delivered_partial[d].fetch_add(1, Relaxed);
         } else {
@@ -195,9 +195,11 @@ impl Local {
                 .assoc
                 .send(shape.stream, ppid, payload::encode(&header), opts)
             {
-                Ok(_) => {
+                Ok(id) => {
+                    self.ids.insert(id.get(), self.next_seq);
                     self.next_seq += 1;
                     if shape.partial {
+                        self.ledger.outcomes(d).sent_partial(self.next_seq - 1);
                         self.ledger.sent_partial[d].fetch_add(1, Release);
                     } else {
                         self.ledger.sent[d].fetch_add(1, Release);
@@ -217,6 +219,19 @@ impl Local {
         sent
     }
 
+    /// Books a `SendFailed` this end received for `message`: its sequence number joins the
+    /// direction's reported failures. False if this end never sent such a message.
+    pub(crate) fn failed(&self, message: MessageId, reason: SendFailure) -> bool {
+        let Some(seq) = self.ids.get(message.get()) else {
+            return false;
+        };
+        let on_wire = matches!(reason, SendFailure::Abandoned { sent: true });
+        self.ledger
+            .outcomes(usize::from(self.side))
+            .fail(seq, on_wire);
+        true
+    }
+
     /// Prints (stderr) this end, with the crate's view of it, if its pair has not finished.
     pub(crate) fn dump(&self, worker: usize) {
         let ledger = &self.ledger;
@@ -225,7 +240,7 @@ impl Local {
         }
         eprintln!(
             "  w{worker} slot {} gen {} side {}: id {} {:?} connected {} blocked {} next_seq {} \
-             seen {} stats {:?}",
+             received {} stats {:?}",
             self.slot,
             ledger.gen,
             self.side_name(),
@@ -234,38 +249,9 @@ impl Local {
             self.connected,
             self.blocked,
             self.next_seq,
-            self.seen.iter().map(|w| w.count_ones()).sum::<u32>(),
+            ledger.outcomes(usize::from(1 - self.side)).delivered_count,
             self.assoc.stats(),
         );
         eprint!("{}", self.trace);
-    }
-}
-
-/// Marks a sequence number seen; false if it was seen already.
-fn mark(seen: &mut Vec<u64>, seq: u32) -> bool {
-    let (word, bit) = ((seq / 64) as usize, seq % 64);
-    if seen.len() <= word {
-        seen.resize(word + 1, 0);
-    }
-    let fresh = seen[word] & (1 << bit) == 0;
-    seen[word] |= 1 << bit;
-    fresh
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mark_finds_repeats_across_words() {
-        let mut seen = Vec::new();
-        for seq in [0, 63, 64, 1000, 5] {
-            assert!(mark(&mut seen, seq), "{seq} is new");
-        }
-        for seq in [0, 63, 64, 1000, 5] {
-            assert!(!mark(&mut seen, seq), "{seq} was seen");
-        }
-        assert!(mark(&mut seen, 62));
-        assert_eq!(seen.len(), 1000 / 64 + 1);
     }
 }

@@ -85,6 +85,26 @@ pub struct Report {
     pub partial_sent: u64,
     /// Partially reliable messages delivered.
     pub partial_delivered: u64,
+    /// Distinct messages (reliable and partial) the sending end was told failed
+    /// (`Event::SendFailed`).
+    pub reported_failed: u64,
+    /// Messages both delivered and reported failed, counted once (as delivered): possible only
+    /// with `Abandoned { sent: true }` (delivered, but the acknowledgement did not return).
+    pub delivered_and_reported: u64,
+    /// Messages `send` accepted that were neither delivered nor reported failed: must be 0.
+    /// `messages_sent = messages_delivered + reported_failed - delivered_and_reported +
+    /// unaccounted`.
+    pub unaccounted: u64,
+    /// Messages delivered although their failure report said they never were on the wire
+    /// (must be 0).
+    pub delivered_but_reported_unsent: u64,
+    /// Failure reports repeated for a message already reported (counted once above).
+    pub reported_twice: u64,
+    /// `SendFailed` reports naming a message the end never sent (must be 0).
+    pub reports_unmatched: u64,
+    /// Aborted associations that did not report `Closed` before their worker gave up waiting
+    /// (must be 0).
+    pub ends_not_closed: u64,
     /// Associations that ended while nobody closed them.
     pub unexpected_closes: u64,
     /// Packets the workers put on the wire.
@@ -176,6 +196,16 @@ impl Report {
         n("heap_end_kb", self.heap_end_kb);
         n("partial_sent", self.partial_sent);
         n("partial_delivered", self.partial_delivered);
+        n("reported_failed", self.reported_failed);
+        n("delivered_and_reported", self.delivered_and_reported);
+        n("unaccounted", self.unaccounted);
+        n(
+            "delivered_but_reported_unsent",
+            self.delivered_but_reported_unsent,
+        );
+        n("reported_twice", self.reported_twice);
+        n("reports_unmatched", self.reports_unmatched);
+        n("ends_not_closed", self.ends_not_closed);
         n("unexpected_closes", self.unexpected_closes);
         n("wire_packets", self.wire_packets);
         n("wire_dropped", self.wire_dropped);
@@ -238,6 +268,18 @@ impl Report {
             self.partial_sent,
             self.abandoned_partial,
             self.discarded_by_churn
+        );
+        let _ = writeln!(
+            s,
+            "  outcomes: {} delivered + {} reported failed - {} both = {} of {} accepted; \
+             unaccounted {}",
+            self.messages_delivered,
+            self.reported_failed,
+            self.delivered_and_reported,
+            (self.messages_delivered + self.reported_failed)
+                .saturating_sub(self.delivered_and_reported),
+            self.messages_sent,
+            self.unaccounted
         );
         let _ = writeln!(
             s,
@@ -504,6 +546,13 @@ pub(crate) fn build_report(
         heap_end_kb: procstat::heap_in_use_kb(),
         partial_sent: books.partial_sent,
         partial_delivered: books.partial_delivered,
+        reported_failed: books.reported_failed,
+        delivered_and_reported: books.delivered_and_reported,
+        unaccounted: books.unaccounted,
+        delivered_but_reported_unsent: books.delivered_but_reported_unsent,
+        reported_twice: books.reported_twice,
+        reports_unmatched: shared.reports_unmatched.load(Relaxed),
+        ends_not_closed: shared.ends_not_closed.load(Relaxed),
         unexpected_closes: shared.unexpected_closes.load(Relaxed),
         wire_packets: wire.packets,
         wire_dropped: wire.dropped,
@@ -536,6 +585,18 @@ pub(crate) fn build_report(
             (r.duplicated, "messages duplicated"),
             (r.out_of_order, "messages out of order"),
             (r.corrupted, "messages corrupted"),
+            (
+                r.unaccounted,
+                "messages accepted by send with no outcome (neither delivered nor reported failed)",
+            ),
+            (
+                r.delivered_but_reported_unsent,
+                "messages delivered although reported failed before they were sent",
+            ),
+            (
+                r.reports_unmatched,
+                "SendFailed reports for messages the end never sent",
+            ),
         ];
         for (count, what) in checks {
             if count > 0 {

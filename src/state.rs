@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use usrsctp::Stack;
 
-use crate::books::{Accounting, Ledger};
+use crate::books::{unaccounted_detail, Accounting, Ledger};
 use crate::cli::Config;
 use crate::latency::Histogram;
 use crate::malformed::Budget;
@@ -144,6 +144,10 @@ pub(crate) struct Shared {
     pub corrupted: AtomicU64,
     pub unexpected_closes: AtomicU64,
     pub reliable_send_failures: AtomicU64,
+    /// `SendFailed` reports for a message the end never sent (a `MessageId` it never got).
+    pub reports_unmatched: AtomicU64,
+    /// Ends that did not report `Closed` in time after their worker aborted them.
+    pub ends_not_closed: AtomicU64,
     /// Packet traces printed so far (a few per run).
     pub traces_printed: AtomicU64,
     /// Bumped by anything that shows the run is alive besides deliveries.
@@ -189,6 +193,8 @@ impl Shared {
             corrupted: AtomicU64::new(0),
             unexpected_closes: AtomicU64::new(0),
             reliable_send_failures: AtomicU64::new(0),
+            reports_unmatched: AtomicU64::new(0),
+            ends_not_closed: AtomicU64::new(0),
             traces_printed: AtomicU64::new(0),
             progress: AtomicU64::new(0),
             stop_sending: AtomicBool::new(false),
@@ -287,6 +293,11 @@ impl Shared {
     /// Ends the round under way: its books join the totals.
     pub fn end_round(&self, round: &Round) {
         let books = Accounting::of(&lock(&round.ledgers));
+        if books.unaccounted > 0 && self.cfg.malformed == 0 {
+            for line in unaccounted_detail(&lock(&round.ledgers), 5) {
+                self.fail(format!("round {}: {line}", round.index + 1));
+            }
+        }
         let mut current = lock(&self.current);
         lock(&self.totals).add(&books);
         *current = None;

@@ -7,20 +7,28 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
-use usrsctp::{ppid, AssocId, AssociationConfig, Diagnostics, Event, Message, SendFailure, Worker};
+use usrsctp::{
+    ppid, AssocId, AssociationConfig, CloseReason, Diagnostics, Event, Message, MessageId,
+    SendFailure, Worker,
+};
 use usrsctp_test_support::rng::{self, Rng};
 
 use crate::books::Ledger;
 use crate::latency::Histogram;
 use crate::malformed;
 use crate::pair_end::{Local, A, B};
-use crate::state::{Inbound, Round};
+use crate::state::{Inbound, Round, Shared};
 use crate::tamper::Tamper;
 use crate::trace::Way;
 use crate::wire::{Dest, Wire};
 
 /// Events and inbound items handled per pass.
 const PASS: usize = 1024;
+
+/// How long a worker that ends waits for the associations it aborted to report `Closed`
+/// (at most half the watchdog's limit). An abort is served at once by the stack thread, so
+/// this is only reached if the crate fails to end one.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 /// Why the worker loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +46,13 @@ struct Loop {
     worker: Worker,
     locals: HashMap<(u32, u8), Local>,
     by_id: HashMap<AssocId, (u32, u8)>,
+    /// Ends aborted here (replaced, churned, or at the round's end) that have not reported
+    /// `Closed` yet: their failure reports and their last received messages still count.
+    retiring: HashMap<AssocId, Local>,
+    /// Ends that reported `Closed`. One that ended on its own (even if it was being aborted
+    /// here) reports a `send` that raced with its end after its `Closed`, through its handle's
+    /// route, so the handle and the books stay until the worker ends (see `settle_gone`).
+    gone: HashMap<AssocId, Local>,
     wire: Wire,
     rng: Rng,
     hist: Histogram,
@@ -74,6 +89,8 @@ pub(crate) fn run(
         worker,
         locals: HashMap::new(),
         by_id: HashMap::new(),
+        retiring: HashMap::new(),
+        gone: HashMap::new(),
         wire: Wire::new(cfg.faults, seed),
         rng: Rng::new(seed ^ 0xBAD),
         hist: Histogram::default(),
@@ -127,7 +144,7 @@ impl Loop {
     fn create_a(&mut self, slot: u32) {
         let round = self.round.clone();
         let ledger = round.new_incarnation(slot);
-        self.drop_local((slot, A));
+        self.retire((slot, A), true);
         self.open(slot, A, ledger.clone());
         let _ = round.txs[round.slots[slot as usize].b].send(Inbound::Create { ledger });
     }
@@ -151,12 +168,68 @@ impl Loop {
         }
     }
 
-    /// Aborts and forgets one end; its incarnation counts as torn down by churn.
-    fn drop_local(&mut self, key: (u32, u8)) {
-        if let Some(local) = self.locals.remove(&key) {
-            self.by_id.remove(&local.assoc.id());
+    /// Aborts one end and keeps it among the retiring ones until it reports `Closed`: the
+    /// crate reports every message it had not delivered (`SendFailed`) before that, and
+    /// messages it had received still arrive. With `churned`, its incarnation counts as torn
+    /// down by churn (its undelivered reliable messages are `discarded_by_churn`, not `lost`).
+    fn retire(&mut self, key: (u32, u8), churned: bool) {
+        let Some(local) = self.locals.remove(&key) else {
+            return;
+        };
+        let id = local.assoc.id();
+        self.by_id.remove(&id);
+        if churned {
             local.ledger.churned.store(true, Release);
-            let _ = local.assoc.abort();
+        }
+        match local.assoc.abort() {
+            // Closed already: its `Closed` event is on its way, after its reports.
+            Ok(()) | Err(usrsctp::Error::Closed { .. }) => {}
+            Err(e) => self.round.shared.note(format!(
+                "worker {}: aborting slot {} gen {} side {} ({id}) failed: {e}",
+                self.index,
+                local.slot,
+                local.ledger.gen,
+                local.side_name()
+            )),
+        }
+        self.retiring.insert(id, local);
+    }
+
+    /// Waits, at most `CLOSE_WAIT`, until every retiring end has reported `Closed`, booking
+    /// their reports and messages on the way. An end that does not close in time fails the
+    /// run: whatever it had not reported would go unaccounted.
+    fn drain_retiring(&mut self) {
+        let shared = self.round.shared.clone();
+        let deadline = Instant::now() + CLOSE_WAIT.min(shared.cfg.watchdog / 2);
+        let mut events = std::mem::take(&mut self.events);
+        while !self.retiring.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            if self.worker.drain(&mut events, PASS) == 0 {
+                if let Some(ev) = self
+                    .worker
+                    .recv_timeout(left.min(Duration::from_millis(50)))
+                {
+                    events.push(ev);
+                }
+            }
+            for ev in events.drain(..) {
+                self.event(ev);
+            }
+        }
+        self.events = events;
+        if !self.retiring.is_empty() {
+            let n = self.retiring.len() as u64;
+            shared.ends_not_closed.fetch_add(n, Relaxed);
+            let ids: Vec<String> = self.retiring.keys().map(ToString::to_string).collect();
+            shared.fail(format!(
+                "worker {}: {n} aborted association(s) did not report Closed within {:.1} s: {}",
+                self.index,
+                CLOSE_WAIT.min(shared.cfg.watchdog / 2).as_secs_f64(),
+                ids.join(", ")
+            ));
         }
     }
 
@@ -270,7 +343,7 @@ impl Loop {
                 if newer_here || superseded {
                     return;
                 }
-                self.drop_local(key);
+                self.retire(key, true);
                 self.open(ledger.slot, B, ledger);
             }
             Inbound::Respawn { slot, stale_gen } => {
@@ -291,8 +364,21 @@ impl Loop {
     }
 
     fn event(&mut self, ev: Event) {
+        if self.retiring.contains_key(&ev.assoc()) {
+            self.retiring_event(ev);
+            return;
+        }
+        if let Some(l) = self.gone.get(&ev.assoc()) {
+            if let Event::SendFailed {
+                message, reason, ..
+            } = ev
+            {
+                book_failure(&self.round.shared, l, message, reason);
+            }
+            return;
+        }
         let Some(&key) = self.by_id.get(&ev.assoc()) else {
-            // An end we already aborted or replaced: its last events are of no interest.
+            // An end that reported `Closed` already: nothing follows it.
             return;
         };
         match ev {
@@ -338,12 +424,21 @@ impl Loop {
                     l.blocked = false;
                 }
             }
-            Event::SendFailed { reason, ppid, .. } if ppid != ppid::BINARY_PARTIAL => {
-                self.round
-                    .shared
-                    .reliable_send_failures
-                    .fetch_add(1, Relaxed);
-                if let Some(l) = self.locals.get_mut(&key) {
+            Event::SendFailed {
+                message,
+                reason,
+                ppid,
+                ..
+            } => {
+                let Some(l) = self.locals.get_mut(&key) else {
+                    return;
+                };
+                book_failure(&self.round.shared, l, message, reason);
+                if ppid != ppid::BINARY_PARTIAL {
+                    self.round
+                        .shared
+                        .reliable_send_failures
+                        .fetch_add(1, Relaxed);
                     if !l.ledger.churned.load(Acquire)
                         && !self.malformed_mode
                         && !std::mem::replace(&mut l.failure_noted, true)
@@ -366,43 +461,14 @@ impl Loop {
                 }
             }
             Event::Closed { reason, .. } => {
-                let Some(l) = self.locals.remove(&key) else {
+                let Some(mut l) = self.locals.remove(&key) else {
                     return;
                 };
-                self.by_id.remove(&l.assoc.id());
-                if l.ledger.churned.load(Acquire) {
-                    return;
-                }
-                l.ledger.dead.store(true, Release);
-                self.round.shared.unexpected_closes.fetch_add(1, Relaxed);
-                if self.malformed_mode {
-                    // Forged packets may legitimately end an association: replace it.
-                    if l.side == A {
-                        self.create_a(l.slot);
-                    } else {
-                        let _ = self.round.txs[l.peer].send(Inbound::Respawn {
-                            slot: l.slot,
-                            stale_gen: l.ledger.gen,
-                        });
-                    }
-                } else {
-                    self.round.shared.note(format!(
-                        "slot {} gen {} side {}: association closed unexpectedly: {reason:?}",
-                        l.slot,
-                        l.ledger.gen,
-                        l.side_name()
-                    ));
-                    if self.round.shared.traces_printed.fetch_add(1, Relaxed) < 4 {
-                        eprintln!(
-                            "usrsctp-stress: last packets of slot {} gen {} side {} ({}):\n{}",
-                            l.slot,
-                            l.ledger.gen,
-                            l.side_name(),
-                            l.assoc.id(),
-                            l.trace
-                        );
-                    }
-                }
+                let id = l.assoc.id();
+                self.by_id.remove(&id);
+                self.closed_on_its_own(&l, reason);
+                l.sample = None;
+                self.gone.insert(id, l);
             }
             Event::StreamsReset { .. } => {}
             // Every message of the run is within the associations' max_message_size, so a
@@ -410,6 +476,91 @@ impl Loop {
             Event::MessageTooLarge { stream, size, .. } => self.round.shared.note(format!(
                 "a message over max_message_size arrived on stream {stream} ({size} bytes)"
             )),
+            _ => {}
+        }
+    }
+
+    /// A live end reported `Closed`: unless churn replaced its incarnation, nobody closed it.
+    /// With malformed input it is replaced; otherwise it is noted, with its last packets.
+    fn closed_on_its_own(&mut self, l: &Local, reason: CloseReason) {
+        if l.ledger.churned.load(Acquire) {
+            return;
+        }
+        l.ledger.dead.store(true, Release);
+        self.round.shared.unexpected_closes.fetch_add(1, Relaxed);
+        if self.malformed_mode {
+            // Forged packets may legitimately end an association: replace it.
+            if l.side == A {
+                self.create_a(l.slot);
+            } else {
+                let _ = self.round.txs[l.peer].send(Inbound::Respawn {
+                    slot: l.slot,
+                    stale_gen: l.ledger.gen,
+                });
+            }
+        } else {
+            self.round.shared.note(format!(
+                "slot {} gen {} side {}: association closed unexpectedly: {reason:?}",
+                l.slot,
+                l.ledger.gen,
+                l.side_name()
+            ));
+            if self.round.shared.traces_printed.fetch_add(1, Relaxed) < 4 {
+                eprintln!(
+                    "usrsctp-stress: last packets of slot {} gen {} side {} ({}):\n{}",
+                    l.slot,
+                    l.ledger.gen,
+                    l.side_name(),
+                    l.assoc.id(),
+                    l.trace
+                );
+            }
+        }
+    }
+
+    /// Takes the last reports of the ends that closed. A command round trip on
+    /// each one's handle (`stats`) passes every `send` this thread made on it before: the
+    /// stack thread serves an association's commands in order, and reports a message that
+    /// reached it after the end before it answers. So once the round trips are done, the
+    /// mailbox holds every such report.
+    fn settle_gone(&mut self) {
+        if self.gone.is_empty() {
+            return;
+        }
+        for l in self.gone.values() {
+            let _ = l.assoc.stats();
+        }
+        while let Some(ev) = self.worker.try_recv() {
+            self.event(ev);
+        }
+    }
+
+    /// An event of an end this worker aborted: its last messages are verified and booked, its
+    /// failure reports booked, and its `Closed` ends it. Its packets (the ABORT) are not
+    /// carried: its peer learns of the new incarnation (or the round's end) from the harness.
+    fn retiring_event(&mut self, ev: Event) {
+        let id = ev.assoc();
+        match ev {
+            Event::Message { message, .. } => {
+                if let Some(l) = self.retiring.get_mut(&id) {
+                    l.verify(&self.round.shared, &mut self.hist, message);
+                }
+            }
+            Event::SendFailed {
+                message, reason, ..
+            } => {
+                if let Some(l) = self.retiring.get(&id) {
+                    book_failure(&self.round.shared, l, message, reason);
+                }
+            }
+            Event::Closed { .. } => {
+                // It may have ended on its own before the abort reached it: then a `send`
+                // that raced with that end is reported after this `Closed`.
+                if let Some(mut l) = self.retiring.remove(&id) {
+                    l.sample = None;
+                    self.gone.insert(id, l);
+                }
+            }
             _ => {}
         }
     }
@@ -481,24 +632,55 @@ impl Loop {
         n as usize
     }
 
-    fn finish(self, exit: Exit) {
+    /// Ends the worker. Every end it holds is aborted mid-transfer (churn) or at the round's
+    /// end, and the worker keeps draining its mailbox until each has reported `Closed`: the
+    /// crate reports every message not delivered before that, so each one has an outcome.
+    /// Only then is the `Worker` dropped (dropping it first would abort its associations with
+    /// no one left to tell). `--debug-drop-worker` drops it outright on churn instead.
+    fn finish(mut self, exit: Exit) {
+        let churn = exit == Exit::Churn;
+        if churn && self.round.shared.cfg.drop_worker {
+            for l in self.locals.values() {
+                l.ledger.churned.store(true, Release);
+            }
+        } else {
+            let keys: Vec<(u32, u8)> = self.locals.keys().copied().collect();
+            for key in keys {
+                self.retire(key, churn);
+            }
+            self.drain_retiring();
+            self.settle_gone();
+        }
         let Loop {
             round,
             worker,
             locals,
+            retiring,
+            gone,
             wire,
             hist,
             ..
         } = self;
         round.shared.merge(&hist, &wire.stats);
-        if exit == Exit::Churn {
-            for l in locals.values() {
-                l.ledger.churned.store(true, Release);
-            }
-        }
-        // The path that matters: dropping the Worker aborts all its associations at once,
-        // mid-transfer, while their handles still exist.
         drop(worker);
         drop(locals);
+        drop(retiring);
+        drop(gone);
+    }
+}
+
+/// Books a `SendFailed` that end `l` received; one for a message it never sent is counted
+/// (and fails the run).
+fn book_failure(shared: &Shared, l: &Local, message: MessageId, reason: SendFailure) {
+    if !l.failed(message, reason) {
+        shared.reports_unmatched.fetch_add(1, Relaxed);
+        shared.note(format!(
+            "slot {} gen {} side {}: SendFailed ({reason:?}) for message {}, which this end \
+             never sent",
+            l.slot,
+            l.ledger.gen,
+            l.side_name(),
+            message.get()
+        ));
     }
 }

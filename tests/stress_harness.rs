@@ -118,6 +118,72 @@ fn a_faulty_run_with_churn_and_restarts_accounts_for_every_message() {
 }
 
 #[test]
+fn every_accepted_message_is_delivered_or_reported_failed_through_churn_and_restarts() {
+    // The churned workers abort their associations mid-transfer and drain their reports before
+    // dropping their `Worker`; the round ends abort the rest before each stack shutdown.
+    let r = stress(&FAULTY.replace("--seed 7", "--seed 11"));
+    assert_eq!(r.code, 0, "{:?}", r.json);
+    assert!(r.b("ok"));
+    assert_eq!(
+        (r.u("churn_cycles"), r.u("stack_restarts"), r.u("rounds")),
+        (2, 1, 2)
+    );
+    for key in [
+        "unaccounted",
+        "delivered_but_reported_unsent",
+        "reports_unmatched",
+        "ends_not_closed",
+        "lost",
+    ] {
+        assert_eq!(r.u(key), 0, "{key}: {:?}", r.json);
+    }
+    // The books balance: every message accepted is delivered or reported failed, one that is
+    // both (sent, but its SACK did not return) counted once.
+    let (sent, delivered) = (r.u("messages_sent"), r.u("messages_delivered"));
+    let (failed, both) = (r.u("reported_failed"), r.u("delivered_and_reported"));
+    assert_eq!(sent, delivered + failed - both, "{:?}", r.json);
+    assert!(both <= failed.min(delivered));
+    // What was not delivered is exactly what the reports name: every message churn discarded
+    // and every partial one abandoned was reported.
+    assert_eq!(
+        failed - both,
+        r.u("discarded_by_churn") + r.u("abandoned_partial"),
+        "{:?}",
+        r.json
+    );
+    assert!(
+        r.u("discarded_by_churn") > 0,
+        "churn had messages in flight"
+    );
+}
+
+#[test]
+fn dropping_the_worker_on_churn_leaves_messages_unaccounted_and_fails_the_run() {
+    // The old churn: the Worker is dropped outright, aborting its associations with nobody
+    // left to receive their reports. The books must notice, and only they fail the run.
+    let r = stress(&format!("{FAULTY} --debug-drop-worker"));
+    assert_eq!(r.code, 1, "{:?}", r.json);
+    assert!(!r.b("ok"));
+    assert!(r.u("unaccounted") > 0, "{:?}", r.json);
+    assert!(
+        matches!(&r.json["failures"], Value::Str(s) if s.contains("no outcome")),
+        "{:?}",
+        r.json["failures"]
+    );
+    for key in ["lost", "duplicated", "out_of_order", "corrupted"] {
+        assert_eq!(r.u(key), 0, "{key}");
+    }
+    assert_eq!(r.u("churn_cycles"), 2);
+    // The messages nobody reported are among those churn discarded.
+    assert!(r.u("unaccounted") <= r.u("discarded_by_churn") + r.u("abandoned_partial"));
+    assert_eq!(
+        r.u("messages_sent"),
+        r.u("messages_delivered") + r.u("reported_failed") - r.u("delivered_and_reported")
+            + r.u("unaccounted")
+    );
+}
+
+#[test]
 fn tampering_above_sctp_is_caught_and_fails_the_run() {
     // Worker 0 drops, repeats, corrupts and reorders one received message each before the
     // checks see them: each must show up in its counter, and the run must fail.
