@@ -143,9 +143,6 @@ mod association;
 pub mod datachannel;
 mod stack;
 mod worker;
-// Feature `tokio`: `Worker::recv_async`.
-#[cfg(feature = "tokio")]
-mod async_worker;
 
 pub use association::Association;
 pub use config::{AssociationConfig, Reliability, SendOptions, StackConfig};

@@ -1,5 +1,9 @@
 //! The per-thread worker: a mailbox plus a handle to the stack.
 
+// Feature `tokio`: `Worker::recv_async` (a part of the worker, so it may see its fields).
+#[cfg(feature = "tokio")]
+mod async_worker;
+
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -68,7 +72,7 @@ static NEXT_ASSOC: AtomicU64 = AtomicU64::new(1);
 pub struct Worker {
     /// The tokio reactor registration of the eventfd (`recv_async`), made on first use.
     #[cfg(feature = "tokio")]
-    async_slot: crate::async_worker::AsyncSlot,
+    async_slot: async_worker::AsyncSlot,
     id: WorkerId,
     stack: Stack,
     mailbox: Mailbox,
@@ -266,7 +270,7 @@ impl Worker {
     }
 
     #[cfg(feature = "tokio")]
-    pub(crate) fn async_slot(&self) -> &crate::async_worker::AsyncSlot {
+    pub(crate) fn async_slot(&self) -> &async_worker::AsyncSlot {
         &self.async_slot
     }
 

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
 
+use super::Worker;
 use crate::error::Error;
 use crate::event::Event;
 use crate::shared::mailbox::MailboxFd;
-use crate::worker::Worker;
 
 /// A worker's registration with a tokio reactor: made on the first `recv_async`, with the
 /// runtime that runs it, and dropped with the worker (or after the reactor failed).
