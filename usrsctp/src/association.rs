@@ -158,7 +158,10 @@ impl Association {
                 reason,
             });
         }
-        self.command(Command::Input { id: assoc, packet })
+        if self.shared.pending.push_input(packet) {
+            self.command(Command::Service { id: assoc })?;
+        }
+        Ok(())
     }
 
     /// Queues one message on `stream` with payload protocol id `ppid`.
@@ -253,9 +256,15 @@ impl Association {
                 context: id.0,
             },
         };
-        if let Err(e) = self.command(Command::Send { id: assoc, msg }) {
-            self.shared.dequeued(len);
-            return Err(e);
+        if self.shared.pending.push_send(msg) {
+            if let Err(e) = self.command(Command::Service { id: assoc }) {
+                // The stack is gone and will not take it: it was not accepted after all.
+                // (If the stack's teardown took it first, it reports it.)
+                if self.shared.pending.withdraw_send(id.0).is_some() {
+                    self.shared.dequeued(len);
+                    return Err(e);
+                }
+            }
         }
         Ok(id)
     }

@@ -5,13 +5,13 @@
 //! blocks, never calls back into usrsctp, and never unwinds into C (`catch_unwind`). An id with
 //! no route is counted in `late_callbacks_dropped` and dropped.
 
+use std::cell::RefCell;
 use std::os::raw::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
 use crate::event::{AssocId, Event};
 use crate::ffi::addr_to_id;
-use crate::packet::checksum::fill_checksum;
 use crate::shared::assoc::AssociationState;
 use crate::shared::command::Command;
 use crate::shared::counters::{bump, COUNTERS};
@@ -51,7 +51,7 @@ fn upcall(id: u64) {
         if r.shared.state() == AssociationState::Closed {
             return false;
         }
-        if !r.shared.upcall_pending.swap(true, Ordering::AcqRel) {
+        if !r.shared.upcall_pending.swap(true, Ordering::AcqRel) && !note_upcall_here(id) {
             // A stopped stack thread has closed everything; nothing to do then.
             let _ = r.commands.send(Command::Upcall { id: AssocId(id) });
         }
@@ -60,6 +60,42 @@ fn upcall(id: u64) {
     if known != Some(true) {
         bump(&COUNTERS.late_callbacks_dropped);
     }
+}
+
+thread_local! {
+    /// On the stack thread: the associations usrsctp signalled readiness for during the
+    /// current API call, served right after it (`Driver::serve_upcalls`) instead of going
+    /// to the back of the command channel behind every other worker's commands.
+    static UPCALLS_HERE: RefCell<Option<Vec<u64>>> = const { RefCell::new(None) };
+}
+
+/// Called once by the stack thread: from now on, upcalls made on this thread are collected
+/// for [`take_upcalls_here`] rather than sent as commands.
+pub(crate) fn collect_upcalls_here() {
+    UPCALLS_HERE.with(|u| *u.borrow_mut() = Some(Vec::new()));
+}
+
+/// Swaps the upcalls collected on this thread into `into` (empty).
+pub(crate) fn take_upcalls_here(into: &mut Vec<u64>) {
+    UPCALLS_HERE.with(|u| {
+        if let Some(v) = u.borrow_mut().as_mut() {
+            std::mem::swap(v, into);
+        }
+    });
+}
+
+/// True if the upcall was noted for the stack thread itself (we are on it).
+fn note_upcall_here(id: u64) -> bool {
+    UPCALLS_HERE.with(|u| match u.try_borrow_mut() {
+        Ok(mut slot) => match slot.as_mut() {
+            Some(v) => {
+                v.push(id);
+                true
+            }
+            None => false,
+        },
+        Err(_) => false,
+    })
 }
 
 /// usrsctp's AF_CONN output callback (`usrsctp_init`'s `conn_output`).
@@ -78,9 +114,9 @@ pub(crate) unsafe extern "C" fn on_output(
     }
     // SAFETY: usrsctp passes a buffer of `length` readable bytes that lives until we return;
     // we copy it before returning and keep no reference.
-    let mut packet = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) }.to_vec();
-    // CRC32c offload is on: the checksum is ours to write.
-    fill_checksum(&mut packet);
+    // CRC32c offload is on: the checksum is ours to write, and the worker writes it as it
+    // takes the packet from its mailbox (`Mailbox::took`), off this serial thread.
+    let packet = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) }.to_vec();
     let id = addr_to_id(addr);
     catch_unwind(AssertUnwindSafe(|| output(id, packet))).unwrap_or_else(|_| {
         bump(&COUNTERS.callback_panics);
@@ -110,7 +146,7 @@ mod tests {
     use super::*;
     use crate::config::AssociationConfig;
     use crate::ffi::id_to_addr;
-    use crate::packet::checksum::checksum_ok;
+    use crate::packet::checksum::{checksum_ok, fill_checksum};
     use crate::shared::assoc::AssocShared;
     use crate::shared::mailbox::mailbox;
     use crate::shared::routes::{insert, remove, remove_owner, Route};
@@ -158,7 +194,7 @@ mod tests {
         // SAFETY: a valid buffer of the stated length.
         let rc = unsafe { on_output(id_to_addr(id), bytes.as_mut_ptr().cast(), bytes.len(), 0, 0) };
         assert_eq!(rc, 0);
-        // The callback fills in the checksum (CRC32c offload is on).
+        // The checksum is filled in by the time the worker has it (CRC32c offload is on).
         let mut expected = b"sctp-packet!".to_vec();
         fill_checksum(&mut expected);
         assert!(checksum_ok(&expected));

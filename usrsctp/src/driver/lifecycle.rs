@@ -1,13 +1,13 @@
 //! The life of an association on the stack thread — open, graceful close, abort, end — and of
 //! usrsctp itself: the shutdown teardown and `usrsctp_finish`.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tracing::debug;
 
 use super::receive::Reassembly;
-use super::send::{failed, Outbox, PendingResets};
+use super::send::{self, failed, Outbox, PendingResets};
 use super::timers::TimerClock;
 use super::{Driver, Entry};
 use crate::callbacks;
@@ -155,6 +155,15 @@ impl Driver {
         let Some(mut e) = self.entries.remove(&id) else {
             return;
         };
+        // What the handle queued and the stack has not taken yet ends here too.
+        let mut batch = std::mem::take(&mut self.batch);
+        e.shared.pending.take(&mut batch);
+        COUNTERS
+            .inputs_dropped
+            .fetch_add(batch.inputs.len() as u64, Ordering::Relaxed);
+        batch.inputs.clear();
+        e.outbox.append(&mut batch.sends);
+        self.batch = batch;
         for msg in e.outbox.take_all() {
             e.shared.dequeued(msg.data.len());
             if notify {
@@ -198,6 +207,8 @@ impl Driver {
                 Command::Shutdown { reply: Some(reply) } => {
                     let _ = reply.send(());
                 }
+                // Sent by a handle after its association ended here: report its messages.
+                Command::Service { id } => send::fail_unrouted(id, &mut self.batch),
                 _ => {}
             }
         }

@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use tracing::{debug, error, trace, warn};
+use tracing::{debug, error, warn};
 use usrsctp_sys as sys;
 
 use crate::callbacks;
@@ -52,6 +52,7 @@ use crate::shared::command::{Command, CommandSender};
 use crate::shared::counters::{bump, COUNTERS};
 use crate::shared::instance::StackStatus;
 use crate::shared::mailbox::MailboxSender;
+use crate::shared::pending::Batch;
 use crate::shared::routes;
 
 pub(crate) use lifecycle::FINISH_FAILED;
@@ -109,6 +110,10 @@ pub(crate) struct Driver {
     /// timer tick looks at, so a wake-up costs nothing per idle association.
     timed: HashSet<AssocId>,
     buf: Vec<u8>,
+    /// The batch `service` takes from a handle's queue (kept for its capacity).
+    batch: Batch,
+    /// The upcalls `serve_upcalls` is serving (kept for its capacity).
+    upcalls: Vec<u64>,
     /// When to look for stalled associations next (see `probe.rs`).
     next_probe_scan: Instant,
     /// usrsctp's timers have been advanced up to this moment.
@@ -129,6 +134,7 @@ pub(crate) fn run(
     // one that calls usrsctp until `finish_usrsctp` below. The callback only reads the route
     // table.
     unsafe { ffi::init(callbacks::on_output, config.debug_printf) };
+    callbacks::collect_upcalls_here();
     let mut timers = TimerClock::new(Instant::now());
     if let Err(e) = ffi::apply_sysctls(&config) {
         let _ = ready.send(Err(e));
@@ -143,6 +149,8 @@ pub(crate) fn run(
         entries: HashMap::new(),
         timed: HashSet::new(),
         buf: vec![0; READ_CHUNK],
+        batch: Batch::default(),
+        upcalls: Vec::new(),
         next_probe_scan: Instant::now(),
         timers,
     };
@@ -211,6 +219,7 @@ impl Driver {
                     return reply;
                 }
                 self.handle(cmd);
+                self.serve_upcalls();
                 handled += 1;
                 if handled >= self.config.command_batch {
                     break;
@@ -218,6 +227,7 @@ impl Driver {
                 next = self.rx.try_recv().ok();
             }
             self.timers.advance();
+            self.serve_upcalls();
             self.check_deadlines();
             self.probe_stalls();
         }
@@ -238,6 +248,24 @@ impl Driver {
         wait
     }
 
+    /// Serves the upcalls usrsctp made on this thread during the last command or timer run
+    /// (see `callbacks::collect_upcalls_here`), and those they cause in turn.
+    fn serve_upcalls(&mut self) {
+        loop {
+            let mut ids = std::mem::take(&mut self.upcalls);
+            callbacks::take_upcalls_here(&mut ids);
+            if ids.is_empty() {
+                self.upcalls = ids;
+                return;
+            }
+            for &id in &ids {
+                self.handle(Command::Upcall { id: AssocId(id) });
+            }
+            ids.clear();
+            self.upcalls = ids;
+        }
+    }
+
     fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Open { id } => {
@@ -246,30 +274,10 @@ impl Driver {
                     lifecycle::setup_failed(id, &e);
                 }
             }
-            Command::Input { id, packet } => {
-                if let Some(e) = self.entries.get_mut(&id) {
-                    // The peer's ABORT makes usrsctp report every message it holds, right
-                    // inside this conninput: make room for the reports first.
-                    if crate::packet::has_chunk(&packet, crate::packet::CHUNK_ABORT) {
-                        e.make_room_for_reports(id);
-                    }
-                    bump(&COUNTERS.packets_in);
-                    trace!(assoc = %id, len = packet.len(), "input");
-                    ffi::conninput(id, &packet);
-                } else {
-                    bump(&COUNTERS.inputs_dropped);
-                }
-            }
-            Command::Send { id, msg } => match self.entries.get_mut(&id) {
-                Some(e) => {
-                    e.outbox.push(msg);
-                    self.flush(id);
-                }
-                // It ended after `send` accepted the message: report it to the owner, whose
-                // route lives as long as the handle (see `AssocShared::release`).
-                None => send::fail_unrouted(id, msg),
-            },
+            Command::Service { id } => self.service(id),
             Command::ResetStreams { id, streams } => {
+                // Messages sent before the reset go first (`try_resets` waits for the outbox).
+                self.service(id);
                 if let Some(e) = self.entries.get_mut(&id) {
                     e.resets.add(streams);
                     self.timed.insert(id);
@@ -287,7 +295,11 @@ impl Driver {
                     self.try_resets(id);
                 }
             }
-            Command::Close { id } => self.close(id),
+            Command::Close { id } => {
+                // Messages sent before the close go out before the SHUTDOWN.
+                self.service(id);
+                self.close(id);
+            }
             Command::Abort { id } => self.abort(id, CloseReason::AbortedLocally, true),
             Command::Discard { ids } => {
                 for id in ids {

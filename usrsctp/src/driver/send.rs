@@ -15,7 +15,11 @@ use crate::error::Error;
 use crate::event::{
     AssocId, CloseReason, Event, MessageId, ResetDirection, ResetOutcome, SendFailure,
 };
+use crate::ffi;
 use crate::shared::command::Outgoing;
+use crate::shared::counters::bump;
+use crate::shared::counters::COUNTERS;
+use crate::shared::pending::Batch;
 use crate::shared::routes;
 
 /// The queue of accepted messages usrsctp has not taken yet.
@@ -38,19 +42,39 @@ pub(super) fn failed(assoc: AssocId, msg: &Outgoing, reason: SendFailure) -> Eve
     }
 }
 
-/// Reports a message that reached the stack thread after its association ended. The route
+/// Reports the messages that reached the stack thread after its association ended. The route
 /// exists while the handle that accepted it does; without one (the worker was dropped) nobody
 /// is left to tell.
-pub(super) fn fail_unrouted(id: AssocId, msg: Outgoing) {
-    if let Some((shared, mailbox)) = routes::endpoints(id) {
+/// `batch` is empty and left empty.
+pub(super) fn fail_unrouted(id: AssocId, batch: &mut Batch) {
+    let Some((shared, mailbox)) = routes::endpoints(id) else {
+        return;
+    };
+    shared.pending.take(batch);
+    COUNTERS
+        .inputs_dropped
+        .fetch_add(batch.inputs.len() as u64, Relaxed);
+    batch.inputs.clear();
+    for msg in batch.sends.drain(..) {
         shared.dequeued(msg.data.len());
         mailbox.post_event(failed(id, &msg, SendFailure::AssociationClosed));
     }
 }
 
 impl Outbox {
+    #[cfg(test)]
     pub(super) fn push(&mut self, msg: Outgoing) {
         self.queue.push_back(msg);
+    }
+
+    /// Appends `more` (leaving it empty), in order.
+    pub(super) fn append(&mut self, more: &mut VecDeque<Outgoing>) {
+        if self.queue.is_empty() {
+            // Swap rather than move element by element: the common case of a burst.
+            std::mem::swap(&mut self.queue, more);
+        } else {
+            self.queue.append(more);
+        }
     }
 
     pub(super) fn front(&self) -> Option<&Outgoing> {
@@ -122,6 +146,36 @@ impl PendingResets {
 }
 
 impl Driver {
+    /// Serves `Command::Service`: takes everything the handle queued, feeds the packets to
+    /// usrsctp, then queues the messages and hands usrsctp what it has room for.
+    pub(super) fn service(&mut self, id: AssocId) {
+        let mut batch = std::mem::take(&mut self.batch);
+        match self.entries.get_mut(&id) {
+            Some(e) => {
+                e.shared.pending.take(&mut batch);
+                for packet in batch.inputs.drain(..) {
+                    // The peer's ABORT makes usrsctp report every message it holds, right
+                    // inside this conninput: make room for the reports first.
+                    if crate::packet::has_chunk(&packet, crate::packet::CHUNK_ABORT) {
+                        e.make_room_for_reports(id);
+                    }
+                    bump(&COUNTERS.packets_in);
+                    trace!(assoc = %id, len = packet.len(), "input");
+                    ffi::conninput(id, &packet);
+                }
+                e.outbox.append(&mut batch.sends);
+                if !e.outbox.is_empty() {
+                    self.flush(id);
+                }
+            }
+            // It ended after `send` accepted these messages: report them to the owner, whose
+            // route lives as long as the handle (see `AssocShared::release`).
+            None => fail_unrouted(id, &mut batch),
+        }
+        debug_assert!(batch.is_empty());
+        self.batch = batch;
+    }
+
     /// Hands queued messages to usrsctp until its buffer is full.
     pub(super) fn flush(&mut self, id: AssocId) {
         let Some(e) = self.entries.get_mut(&id) else {

@@ -1,8 +1,8 @@
 //! The CRC32c checksum of SCTP packets (RFC 9260 appendix A).
 //!
 //! The stack runs usrsctp with CRC32c offload on, so usrsctp neither computes nor verifies it.
-//! We fill it in the output callback and verify it in `Association::input`, on the worker's
-//! thread, with the CPU's CRC instruction — usrsctp's software CRC32c was 28% of the stack
+//! We fill it in as a worker takes an outgoing packet from its mailbox and verify it in
+//! `Association::input`, both on the worker's thread, with the CPU's CRC instruction — usrsctp's software CRC32c was 28% of the stack
 //! thread's time (docs/benchmarks-history.md).
 
 use super::COMMON_HEADER;

@@ -7,6 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::command::{Command, CommandSender};
+use super::pending::Pending;
 use crate::config::AssociationConfig;
 use crate::error::Error;
 use crate::event::{AssocId, MessageId};
@@ -87,6 +88,8 @@ pub(crate) struct AssocShared {
     status: Mutex<Status>,
     /// A status refresh is queued for the stack thread (`stats` asks at most once at a time).
     pub(crate) refresh_pending: AtomicBool,
+    /// Packets and messages the handle queued for the stack thread (a leaf lock inside).
+    pub(crate) pending: Pending,
 }
 
 /// usrsctp's view of an association (`SCTP_STATUS`), as the stack thread last read it: at the
@@ -146,6 +149,7 @@ impl AssocShared {
             released: AtomicU8::new(0),
             status: Mutex::new(Status::default()),
             refresh_pending: AtomicBool::new(false),
+            pending: Pending::default(),
         }
     }
 

@@ -21,13 +21,10 @@ pub(crate) enum Command {
     Open {
         id: AssocId,
     },
-    Input {
+    /// Take what the association's handle queued (`AssocShared::pending`: packets to feed,
+    /// messages to send). Sent once per batch, on the edge described in `shared::pending`.
+    Service {
         id: AssocId,
-        packet: Vec<u8>,
-    },
-    Send {
-        id: AssocId,
-        msg: Outgoing,
     },
     ResetStreams {
         id: AssocId,

@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use super::assoc::AssocShared;
 use super::signal::{Readiness, Signal};
 use crate::event::Event;
+use crate::packet::checksum::fill_checksum;
 
 /// One mailbox entry: the event plus, for a received message, the receive credit it holds.
 pub(crate) struct Envelope {
@@ -107,11 +108,17 @@ pub(crate) fn mailbox() -> io::Result<(MailboxSender, Mailbox)> {
 impl Mailbox {
     fn took(&self, envelope: Envelope) -> Event {
         self.signal.taken();
-        if let (Event::Message { message, .. }, Some(shared)) = (&envelope.event, &envelope.credit)
-        {
-            shared.release_credit(message.data.len());
+        let mut event = envelope.event;
+        match (&mut event, &envelope.credit) {
+            (Event::Message { message, .. }, Some(shared)) => {
+                shared.release_credit(message.data.len());
+            }
+            // usrsctp leaves the checksum to us (CRC32c offload): written here, on the worker
+            // that takes the packet, rather than on the one stack thread all workers share.
+            (Event::Transmit { packet, .. }, _) => fill_checksum(packet),
+            _ => {}
         }
-        envelope.event
+        event
     }
 
     pub(crate) fn try_recv(&self) -> Option<Event> {
@@ -137,6 +144,8 @@ impl Mailbox {
     }
 
     pub(crate) fn raw_fd(&self) -> RawFd {
+        // Handed out: from now on it must follow the mailbox (see `signal`'s docs).
+        self.signal.arm();
         self.signal.readiness.0.as_raw_fd()
     }
 
@@ -144,6 +153,7 @@ impl Mailbox {
     /// registration that must not outlive the descriptor).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn fd(&self) -> MailboxFd {
+        self.signal.arm();
         MailboxFd(self.signal.clone())
     }
 }

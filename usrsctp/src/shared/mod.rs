@@ -2,12 +2,13 @@
 //! per-association shared state, the mailboxes, the route table and the process counters.
 //!
 //! Lower than both sides: nothing here calls usrsctp or knows about threads. Imports go
-//! `counters`, `command` → `assoc` → `mailbox` → `routes`.
+//! `counters`, `command` → `pending` → `assoc` → `mailbox` → `routes`.
 
 pub(crate) mod assoc;
 pub(crate) mod command;
 pub(crate) mod counters;
 pub(crate) mod instance;
 pub(crate) mod mailbox;
+pub(crate) mod pending;
 pub(crate) mod routes;
 pub(crate) mod signal;

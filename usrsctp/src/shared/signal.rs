@@ -17,6 +17,18 @@
 //! interleaving of two posters and a taker and checks the invariant
 //! (`RUSTFLAGS="--cfg loom" cargo test -p usrsctp --lib mailbox_wakeups`).
 //!
+//! # Armed on first use
+//! A worker that waits in `Worker::recv` (the channel's own blocking wait) never looks at the
+//! descriptor, and writing it on every empty → non-empty edge cost the stack thread a system
+//! call and a contended lock per hand-off. So the signal starts unarmed: posts and takes move
+//! the count without synchronising until [`arm`](Signal::arm) (called when the descriptor is
+//! first handed out) sets the `ARMED` bit of the same atomic and synchronises once. Being one
+//! atomic, every change of the count is ordered before or after the arming: before, and the
+//! arming's synchronisation reads it; after, and it sees the bit and synchronises itself.
+//! (A separate flag would need a `SeqCst` store-load argument across two locations, which loom
+//! does not model; the first version of this, written that way, failed the model.) The loom
+//! model `mailbox_wakeups_armed_late` checks the arming.
+//!
 //! The `raised` lock is a leaf: held only for one eventfd read or write, taken by callbacks
 //! (a post) and by the worker (a take), never while holding another lock of ours.
 
@@ -38,11 +50,16 @@ pub(crate) trait Readiness {
 }
 
 pub(crate) struct Signal<R> {
+    /// Events posted and not taken, and the [`ARMED`] bit.
     pending: AtomicUsize,
     /// Whether the descriptor is raised; guards every change of it.
     raised: Mutex<bool>,
     pub(crate) readiness: R,
 }
+
+/// The bit of `Signal::pending` that says the descriptor has been handed out (armed); the
+/// other bits count the events.
+const ARMED: usize = 1 << (usize::BITS - 1);
 
 impl<R: Readiness> Signal<R> {
     pub(crate) fn new(readiness: R) -> Self {
@@ -54,9 +71,9 @@ impl<R: Readiness> Signal<R> {
     }
 
     /// Before an event becomes visible. Returns true if the caller must `sync` once the event
-    /// is visible (it made the count leave zero).
+    /// is visible (it made the count leave zero while the signal is armed).
     pub(crate) fn posting(&self) -> bool {
-        self.pending.fetch_add(1, Ordering::SeqCst) == 0
+        self.pending.fetch_add(1, Ordering::SeqCst) == ARMED
     }
 
     /// A post counted by `posting` did not happen after all (the mailbox is gone).
@@ -66,7 +83,14 @@ impl<R: Readiness> Signal<R> {
 
     /// After an event was taken.
     pub(crate) fn taken(&self) {
-        if self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+        if self.pending.fetch_sub(1, Ordering::SeqCst) == ARMED | 1 {
+            self.sync();
+        }
+    }
+
+    /// From now on the descriptor follows the count; makes it match now. Idempotent.
+    pub(crate) fn arm(&self) {
+        if self.pending.fetch_or(ARMED, Ordering::SeqCst) & ARMED == 0 {
             self.sync();
         }
     }
@@ -80,7 +104,7 @@ impl<R: Readiness> Signal<R> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         #[cfg(loom)]
         let mut raised = self.raised.lock().unwrap();
-        let want = self.pending.load(Ordering::SeqCst) > 0;
+        let want = self.pending.load(Ordering::SeqCst) & !ARMED > 0;
         if want != *raised {
             if want {
                 self.readiness.raise();
@@ -147,6 +171,7 @@ mod tests {
                 signal: Signal::new(Flag(AtomicBool::new(false))),
                 queue: Mutex::new(VecDeque::new()),
             });
+            mb.signal.arm();
             let posters: Vec<_> = (0..2)
                 .map(|i| {
                     let mb = mb.clone();
@@ -163,6 +188,42 @@ mod tests {
             for p in posters {
                 p.join().unwrap();
             }
+            reader.join().unwrap();
+            let non_empty = !mb.queue.lock().unwrap().is_empty();
+            let readable = mb.signal.readiness.0.load(Ordering::SeqCst);
+            assert_eq!(
+                readable, non_empty,
+                "descriptor readable = {readable}, mailbox non-empty = {non_empty}"
+            );
+        });
+    }
+
+    /// The descriptor is handed out (armed) while a poster and a reader run: once all are
+    /// done, it is readable exactly while the mailbox holds an event.
+    #[test]
+    fn mailbox_wakeups_armed_late() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let mb = Arc::new(Mailbox {
+                signal: Signal::new(Flag(AtomicBool::new(false))),
+                queue: Mutex::new(VecDeque::new()),
+            });
+            let poster = {
+                let mb = mb.clone();
+                loom::thread::spawn(move || {
+                    mb.post(1);
+                    mb.post(2);
+                })
+            };
+            let reader = {
+                let mb = mb.clone();
+                loom::thread::spawn(move || {
+                    let _ = mb.take();
+                })
+            };
+            mb.signal.arm();
+            poster.join().unwrap();
             reader.join().unwrap();
             let non_empty = !mb.queue.lock().unwrap().is_empty();
             let readable = mb.signal.readiness.0.load(Ordering::SeqCst);
