@@ -281,7 +281,13 @@ impl Stack {
     /// (an `associate` that raced with the call ends with `Closed { reason: StackShutdown }`),
     /// and the associations refuse new sends. Every open association is closed as
     /// [`Association::close`](crate::Association::close) closes it: the messages queued for
-    /// it go out first, then the SCTP SHUTDOWN handshake. The stack thread keeps serving
+    /// it go out first, then the SCTP SHUTDOWN handshake; one still in its handshake is
+    /// aborted at once. The queue is handed to usrsctp whole when the call begins (its send
+    /// buffer grows to take it): once a peer's own SHUTDOWN arrives, usrsctp accepts no new
+    /// data but still delivers what it holds, so a peer shutting down at the same time (both
+    /// ends of a pair on this stack do) costs no queued message. Only a `send` still on its
+    /// way to the stack thread when the call begins can then be refused (and is reported by
+    /// `SendFailed`). The stack thread keeps serving
     /// meanwhile, so **the workers must keep running**: carrying their associations' packets
     /// (`Event::Transmit` out, [`Association::input`](crate::Association::input) in) and taking
     /// their events, or nothing can close gracefully. This call blocks until every association
@@ -304,47 +310,49 @@ impl Stack {
     /// [`is_running`](Self::is_running) is false and a [`Stack::start`] waits for it to finish.
     ///
     /// ```
-    /// use std::sync::mpsc;
+    /// use std::sync::mpsc::{channel, Receiver, Sender};
     /// use std::time::Duration;
-    /// use usrsctp::{ppid, Association, AssociationConfig, CloseReason, Event, SendOptions, Stack, Worker};
+    /// use usrsctp::{ppid, AssociationConfig, CloseReason, Event, SendOptions, Stack, Worker};
     ///
-    /// // A worker on its own thread: carries its packets to the peer until its association is
-    /// // closed; says when it is connected; returns the messages it received.
-    /// fn run(w: Worker, peer: Association, up: mpsc::Sender<()>) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
+    /// // One side on its own thread (an association stays on the thread that created it): its
+    /// // packets go out on `out`, the peer's come in on `inp`. It queues `say` at once (sent
+    /// // when connected) and returns what it received, once closed.
+    /// fn side(w: Worker, say: &'static str, out: Sender<Vec<u8>>, inp: Receiver<Vec<u8>>,
+    ///         up: Sender<()>) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
     ///     std::thread::spawn(move || {
+    ///         let assoc = w.associate(AssociationConfig::default()).unwrap();
+    ///         assoc.send(0, ppid::STRING, say, SendOptions::reliable()).unwrap();
     ///         let mut got = Vec::new();
-    ///         while let Some(ev) = w.recv_timeout(Duration::from_secs(20)) {
-    ///             match ev {
-    ///                 Event::Transmit { packet, .. } => { let _ = peer.input(packet); }
-    ///                 Event::Connected { .. } => { let _ = up.send(()); }
-    ///                 Event::Message { message, .. } => got.push(message.data),
-    ///                 Event::Closed { reason, .. } => {
+    ///         loop {
+    ///             for packet in inp.try_iter() {
+    ///                 let _ = assoc.input(packet);
+    ///             }
+    ///             match w.recv_timeout(Duration::from_millis(1)) {
+    ///                 Some(Event::Transmit { packet, .. }) => { let _ = out.send(packet); }
+    ///                 Some(Event::Connected { .. }) => { let _ = up.send(()); }
+    ///                 Some(Event::Message { message, .. }) => got.push(message.data),
+    ///                 Some(Event::Closed { reason, .. }) => {
     ///                     assert_eq!(reason, CloseReason::StackShutdown);
-    ///                     break;
+    ///                     return got;
     ///                 }
     ///                 _ => {}
     ///             }
     ///         }
-    ///         got
     ///     })
     /// }
     ///
     /// let stack = Stack::global()?;
-    /// let (wa, wb) = (stack.worker()?, stack.worker()?);
-    /// let a = wa.associate(AssociationConfig::default())?;
-    /// let b = wb.associate(AssociationConfig::default())?;
-    /// // Queued before the handshake: it goes out once connected.
-    /// a.send(0, ppid::STRING, "last words", SendOptions::reliable())?;
-    /// let (up, connected) = mpsc::channel();
-    /// let (ta, tb) = (run(wa, b, up.clone()), run(wb, a, up));
+    /// let ((a_out, b_in), (b_out, a_in), (up, connected)) = (channel(), channel(), channel());
+    /// let a = side(stack.worker()?, "from a", a_out, a_in, up.clone());
+    /// let b = side(stack.worker()?, "from b", b_out, b_in, up);
     /// for _ in 0..2 {
     ///     connected.recv_timeout(Duration::from_secs(10)).expect("connected");
     /// }
     /// // The workers keep running while the stack closes everything gracefully.
     /// stack.shutdown_graceful(Duration::from_secs(10))?;
     /// assert!(!stack.is_running());
-    /// assert_eq!(tb.join().unwrap(), vec![b"last words".to_vec()]);
-    /// assert!(ta.join().unwrap().is_empty());
+    /// assert_eq!(a.join().unwrap(), vec![b"from b".to_vec()]);
+    /// assert_eq!(b.join().unwrap(), vec![b"from a".to_vec()]);
     /// # Ok::<(), usrsctp::Error>(())
     /// ```
     pub fn shutdown_graceful(&self, deadline: Duration) -> Result<(), Error> {

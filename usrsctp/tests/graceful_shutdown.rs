@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use common::test_stack_config;
 use usrsctp::{
-    ppid, AssociationConfig, AssociationState, CloseReason, Error, Event, SendFailure,
-    SendOptions, Stack, Worker,
+    ppid, AssociationConfig, AssociationState, CloseReason, Error, Event, SendFailure, SendOptions,
+    Stack, Worker,
 };
 use usrsctp_test_support::{pattern, pattern_seq};
 
@@ -55,7 +55,9 @@ struct Report {
 enum Note {
     Connected,
     /// The burst was sent; this many bytes of it wait ahead of usrsctp.
-    Sent { buffered: usize },
+    Sent {
+        buffered: usize,
+    },
     /// It stopped carrying packets.
     Stalled,
     /// Its association is closing: the graceful shutdown has begun.
@@ -91,12 +93,20 @@ fn spawn_side(
         let mut held: Vec<Vec<u8>> = Vec::new();
         let limit = Instant::now() + LIMIT;
         loop {
-            assert!(Instant::now() < limit, "side still open after {LIMIT:?}: {report:?}");
+            assert!(
+                Instant::now() < limit,
+                "side still open after {LIMIT:?}: {report:?}"
+            );
             if go.try_recv().is_ok() {
                 holding = role.hold_until_closing;
                 for seq in 0..role.burst {
                     let id = assoc
-                        .send(0, ppid::BINARY, pattern(1, seq, SIZE), SendOptions::reliable())
+                        .send(
+                            0,
+                            ppid::BINARY,
+                            pattern(1, seq, SIZE),
+                            SendOptions::reliable(),
+                        )
                         .expect("send");
                     report.sent.insert(id.get(), seq);
                 }
@@ -255,7 +265,12 @@ fn graceful_shutdown_delivers_every_queued_message() {
     let ra = p.side_a.join().expect("side a");
     let rb = p.side_b.join().expect("side b");
     assert_eq!(ra.sent.len(), N as usize);
-    assert!(ra.failed.is_empty(), "no message failed: {:?}", ra.failed);
+    assert!(
+        ra.failed.is_empty(),
+        "no message failed; {} did, the first: {:?}",
+        ra.failed.len(),
+        ra.failed.iter().next()
+    );
     assert_eq!(
         rb.delivered,
         (0..N).collect::<Vec<_>>(),
@@ -307,7 +322,11 @@ fn stalled_shutdown(stop: impl FnOnce(&Pair) -> Result<(), Error>) -> Duration {
         // One b got but whose acknowledgement never came back is reported too: it had been
         // sent, as its report says.
         if delivered.contains(&seq) {
-            assert_eq!(*reason, SendFailure::Abandoned { sent: true }, "message {seq}");
+            assert_eq!(
+                *reason,
+                SendFailure::Abandoned { sent: true },
+                "message {seq}"
+            );
         }
         failed.insert(seq);
     }
@@ -331,7 +350,13 @@ fn a_stalled_peer_is_aborted_at_the_deadline() {
         for bad in [Duration::MAX, Duration::from_secs(3601)] {
             let err = p.stack.shutdown_graceful(bad).unwrap_err();
             assert!(
-                matches!(err, Error::InvalidConfig { field: "deadline", .. }),
+                matches!(
+                    err,
+                    Error::InvalidConfig {
+                        field: "deadline",
+                        ..
+                    }
+                ),
                 "{err}"
             );
         }
@@ -356,5 +381,8 @@ fn shutdown_cuts_a_graceful_shutdown_short() {
             graceful.join().expect("the graceful caller")
         })
     });
-    assert!(took < Duration::from_secs(30), "not the 60 s deadline: {took:?}");
+    assert!(
+        took < Duration::from_secs(30),
+        "not the 60 s deadline: {took:?}"
+    );
 }

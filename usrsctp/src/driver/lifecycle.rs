@@ -178,6 +178,16 @@ impl Driver {
                 self.abort(id, CloseReason::StackShutdown, true);
                 continue;
             }
+            // usrsctp takes the whole queue now. The peer may be shutting down too (both ends
+            // of a pair on this stack, or a peer stopping at the same time): once its SHUTDOWN
+            // arrives, usrsctp refuses new data, but still delivers all it holds. Queued here,
+            // those messages would fail. The queue is already in memory; the limit only moves.
+            let queued = e.shared.buffered();
+            if queued > 0 {
+                if let Err(err) = e.raw.grow_send_buffer(queued.saturating_add(64 * 1024)) {
+                    debug!(assoc = %id, error = %err, "could not grow the send buffer for the drain");
+                }
+            }
             e.close_deadline = Some(deadline);
             self.timed.insert(id);
             if let Some(d) = &mut self.drain {
