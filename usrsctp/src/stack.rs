@@ -10,8 +10,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crate::config::StackConfig;
+use crate::config::{StackConfig, MAX_CLOSE_TIMEOUT};
 use crate::driver;
 use crate::errno::Errno;
 use crate::error::Error;
@@ -230,7 +231,9 @@ impl Stack {
 
     /// Stops the stack: every association ends with `Closed { reason: StackShutdown }`, usrsctp
     /// is finished, and the thread is joined. Handles that remain get [`Error::StackShutdown`].
-    /// Calling it again is harmless.
+    /// Calling it again is harmless. During a
+    /// [`shutdown_graceful`](Self::shutdown_graceful) it cuts the wait short: what is left is
+    /// aborted now.
     ///
     /// ```
     /// use std::time::Duration;
@@ -254,17 +257,135 @@ impl Stack {
     /// # Ok::<(), usrsctp::Error>(())
     /// ```
     pub fn shutdown(&self) -> Result<(), Error> {
-        if self.inner.status.stop() {
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            if self
-                .inner
-                .tx
-                .send(Command::Shutdown { reply: Some(tx) })
-                .is_ok()
-            {
-                let _ = rx.recv();
-            }
+        // Sent even when the stack is already stopping: a graceful shutdown under way ends now.
+        // If the thread is past serving, the command is answered by its teardown, or dropped
+        // with the channel when the thread ends; either way the wait ends.
+        self.inner.status.stop();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if self
+            .inner
+            .tx
+            .send(Command::Shutdown { reply: Some(tx) })
+            .is_ok()
+        {
+            let _ = rx.recv();
         }
+        self.join()
+    }
+
+    /// Shuts the stack down gracefully, waiting at most `deadline` for the associations to
+    /// close, then as [`shutdown`](Self::shutdown) does.
+    ///
+    /// From the call on, [`worker`](Self::worker) and
+    /// [`Worker::associate`](crate::Worker::associate) fail with [`Error::StackShutdown`]
+    /// (an `associate` that raced with the call ends with `Closed { reason: StackShutdown }`),
+    /// and the associations refuse new sends. Every open association is closed as
+    /// [`Association::close`](crate::Association::close) closes it: the messages queued for
+    /// it go out first, then the SCTP SHUTDOWN handshake; one still in its handshake is
+    /// aborted at once. The queue is handed to usrsctp whole when the call begins (its send
+    /// buffer grows to take it): once a peer's own SHUTDOWN arrives, usrsctp accepts no new
+    /// data but still delivers what it holds, so a peer shutting down at the same time (both
+    /// ends of a pair on this stack do) costs no queued message. Only a `send` still on its
+    /// way to the stack thread when the call begins can then be refused (and is reported by
+    /// `SendFailed`). The stack thread keeps serving
+    /// meanwhile, so **the workers must keep running**: carrying their associations' packets
+    /// (`Event::Transmit` out, [`Association::input`](crate::Association::input) in) and taking
+    /// their events, or nothing can close gracefully. This call blocks until every association
+    /// has ended or `deadline` has passed; what is left then is aborted as by `shutdown` (its
+    /// messages not yet delivered are reported by [`Event::SendFailed`](crate::Event::SendFailed)),
+    /// usrsctp is finished and the thread joined. Every message that `send` accepted thus ends
+    /// delivered or reported failed.
+    ///
+    /// Owners see `Closed { reason: CloseReason::StackShutdown }` for every association the
+    /// call ends, whether its SHUTDOWN completed in time or it was aborted at the deadline (the
+    /// `SendFailed` reports tell which messages did not make it). An association that ends for
+    /// a reason of its own meanwhile (the peer aborts, communication is lost) reports that
+    /// reason, and one its owner was already closing ends as its own close does, or with
+    /// `StackShutdown` if the deadline cuts it short.
+    ///
+    /// `deadline` may be zero (nothing waits; like `shutdown` after a SHUTDOWN attempt) and at
+    /// most an hour; longer is [`Error::InvalidConfig`] and changes nothing. Calling it again
+    /// while one runs waits for the same stop (the earlier deadline holds); calling
+    /// [`shutdown`](Self::shutdown) meanwhile aborts what is left at once. While it runs,
+    /// [`is_running`](Self::is_running) is false and a [`Stack::start`] waits for it to finish.
+    ///
+    /// ```
+    /// use std::sync::mpsc::{channel, Receiver, Sender};
+    /// use std::time::Duration;
+    /// use usrsctp::{ppid, AssociationConfig, CloseReason, Event, SendOptions, Stack, Worker};
+    ///
+    /// // One side on its own thread (an association stays on the thread that created it): its
+    /// // packets go out on `out`, the peer's come in on `inp`. It queues `say` at once (sent
+    /// // when connected) and returns what it received, once closed.
+    /// fn side(w: Worker, say: &'static str, out: Sender<Vec<u8>>, inp: Receiver<Vec<u8>>,
+    ///         up: Sender<()>) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
+    ///     std::thread::spawn(move || {
+    ///         let assoc = w.associate(AssociationConfig::default()).unwrap();
+    ///         assoc.send(0, ppid::STRING, say, SendOptions::reliable()).unwrap();
+    ///         let mut got = Vec::new();
+    ///         loop {
+    ///             for packet in inp.try_iter() {
+    ///                 let _ = assoc.input(packet);
+    ///             }
+    ///             match w.recv_timeout(Duration::from_millis(1)) {
+    ///                 Some(Event::Transmit { packet, .. }) => { let _ = out.send(packet); }
+    ///                 Some(Event::Connected { .. }) => { let _ = up.send(()); }
+    ///                 Some(Event::Message { message, .. }) => got.push(message.data),
+    ///                 Some(Event::Closed { reason, .. }) => {
+    ///                     assert_eq!(reason, CloseReason::StackShutdown);
+    ///                     return got;
+    ///                 }
+    ///                 _ => {}
+    ///             }
+    ///         }
+    ///     })
+    /// }
+    ///
+    /// let stack = Stack::global()?;
+    /// let ((a_out, b_in), (b_out, a_in), (up, connected)) = (channel(), channel(), channel());
+    /// let a = side(stack.worker()?, "from a", a_out, a_in, up.clone());
+    /// let b = side(stack.worker()?, "from b", b_out, b_in, up);
+    /// for _ in 0..2 {
+    ///     connected.recv_timeout(Duration::from_secs(10)).expect("connected");
+    /// }
+    /// // The workers keep running while the stack closes everything gracefully.
+    /// stack.shutdown_graceful(Duration::from_secs(10))?;
+    /// assert!(!stack.is_running());
+    /// assert_eq!(a.join().unwrap(), vec![b"from b".to_vec()]);
+    /// assert_eq!(b.join().unwrap(), vec![b"from a".to_vec()]);
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
+    pub fn shutdown_graceful(&self, deadline: Duration) -> Result<(), Error> {
+        if deadline > MAX_CLOSE_TIMEOUT {
+            return Err(Error::InvalidConfig {
+                field: "deadline",
+                reason: format!("{deadline:?} is longer than {MAX_CLOSE_TIMEOUT:?}"),
+            });
+        }
+        let until = Instant::now()
+            .checked_add(deadline)
+            .ok_or_else(|| Error::InvalidConfig {
+                field: "deadline",
+                reason: format!("{deadline:?} from now is past what the clock can represent"),
+            })?;
+        // Sent even when the stack is already stopping: a graceful shutdown under way then
+        // also answers this call (the earlier deadline holds); a thread past serving drops the
+        // command, which ends the wait.
+        self.inner.status.stop();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let drain = Command::Drain {
+            deadline: until,
+            reply: tx,
+        };
+        if self.inner.tx.send(drain).is_ok() {
+            // Answered when usrsctp is finished.
+            let _ = rx.recv();
+        }
+        self.join()
+    }
+
+    /// Joins the stack thread (if no other caller has) and says whether usrsctp finished.
+    fn join(&self) -> Result<(), Error> {
         let handle = self
             .inner
             .thread

@@ -1,9 +1,11 @@
 //! The life of an association on the stack thread — open, graceful close, abort, end — and of
 //! usrsctp itself: the shutdown teardown and `usrsctp_finish`.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::Sender;
 use tracing::debug;
 
 use super::receive::Reassembly;
@@ -21,6 +23,17 @@ use crate::shared::routes;
 
 /// Set once `usrsctp_finish` gave up: usrsctp cannot be initialised again in this process.
 pub(crate) static FINISH_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// A graceful shutdown under way (`Stack::shutdown_graceful`): every association is being
+/// closed; the stack stops once none is left or at `deadline`, whichever comes first.
+pub(super) struct Drain {
+    deadline: Instant,
+    /// Answered once usrsctp is finished.
+    replies: Vec<Sender<()>>,
+    /// The associations this drain closed: their end, graceful or aborted, is reported as
+    /// `StackShutdown` (those ending for a reason of their own keep it).
+    closing: HashSet<AssocId>,
+}
 
 /// Calls `usrsctp_finish` until it succeeds (it fails while associations are still being torn
 /// down by usrsctp's timers, which keep running here meanwhile). Returns false if it never did
@@ -64,6 +77,18 @@ impl Driver {
     /// the handshake.
     pub(super) fn open(&mut self, id: AssocId) -> Result<(), Error> {
         let (shared, mailbox) = routes::endpoints(id).ok_or(Error::Closed { assoc: id })?;
+        if self.drain.is_some() {
+            // `associate` raced with a graceful shutdown: refused, as `shutdown` would.
+            shared.set_closed();
+            mailbox.post_event(Event::Closed {
+                assoc: id,
+                reason: CloseReason::StackShutdown,
+            });
+            if shared.release(Release::Ended) {
+                routes::remove(id);
+            }
+            return Ok(());
+        }
         let cfg = &shared.config;
         let raw = RawSocket::open(id, callbacks::on_upcall)?;
         let setup = raw
@@ -122,6 +147,73 @@ impl Driver {
         self.flush(id);
     }
 
+    /// Starts a graceful shutdown: every association is closed as `close` does (its queue goes
+    /// out first, then SHUTDOWN), with the drain's deadline instead of its own; one the owner
+    /// is already closing keeps its course. `serve` stops once none is left or at `deadline`.
+    pub(super) fn start_drain(&mut self, deadline: Instant, reply: Sender<()>) {
+        if let Some(d) = &mut self.drain {
+            // Only one `Stack::shutdown_graceful` sends this; a second one would shorten it.
+            d.deadline = d.deadline.min(deadline);
+            d.replies.push(reply);
+            return;
+        }
+        self.drain = Some(Drain {
+            deadline,
+            replies: vec![reply],
+            closing: HashSet::new(),
+        });
+        let ids: Vec<AssocId> = self.entries.keys().copied().collect();
+        debug!(associations = ids.len(), ?deadline, "graceful shutdown");
+        for id in ids {
+            // What the handle queued before the call goes first.
+            self.service(id);
+            let Some(e) = self.entries.get_mut(&id) else {
+                continue;
+            };
+            // No new sends from the owner; those already on their way are still queued.
+            e.shared.set_closing();
+            if e.close_deadline.is_some() {
+                continue;
+            }
+            if !e.connected {
+                // Nothing to shut down gracefully yet.
+                self.abort(id, CloseReason::StackShutdown, true);
+                continue;
+            }
+            // usrsctp takes the whole queue now. The peer may be shutting down too (both ends
+            // of a pair on this stack, or a peer stopping at the same time): once its SHUTDOWN
+            // arrives, usrsctp refuses new data, but still delivers all it holds. Queued here,
+            // those messages would fail. The queue is already in memory; the limit only moves.
+            let queued = e.shared.buffered();
+            if queued > 0 {
+                if let Err(err) = e.raw.grow_send_buffer(queued.saturating_add(64 * 1024)) {
+                    debug!(assoc = %id, error = %err, "could not grow the send buffer for the drain");
+                }
+            }
+            e.close_deadline = Some(deadline);
+            self.timed.insert(id);
+            if let Some(d) = &mut self.drain {
+                d.closing.insert(id);
+            }
+            self.flush(id);
+        }
+    }
+
+    /// True when a graceful shutdown is done waiting: no association is left, or its deadline
+    /// passed (the teardown then aborts the rest).
+    pub(super) fn drain_over(&self) -> bool {
+        self.drain
+            .as_ref()
+            .is_some_and(|d| self.entries.is_empty() || Instant::now() >= d.deadline)
+    }
+
+    /// usrsctp is finished: tells whoever waits on a graceful shutdown.
+    pub(super) fn drain_ended(&mut self) {
+        for reply in self.drain.take().into_iter().flat_map(|d| d.replies) {
+            let _ = reply.send(());
+        }
+    }
+
     /// Aborts, ending with `reason`. Every message accepted for it gets its outcome: usrsctp
     /// reports what it still holds (SEND_FAILED, read here before the socket closes), and
     /// `end` reports what never reached usrsctp. Without `notify` (the owner is gone) nothing
@@ -164,6 +256,15 @@ impl Driver {
         batch.inputs.clear();
         e.outbox.append(&mut batch.sends);
         self.batch = batch;
+        // Closed by a graceful shutdown: the owner learns that, however the close ended.
+        let reason = match (&self.drain, reason) {
+            (Some(d), CloseReason::Graceful | CloseReason::AbortedLocally)
+                if d.closing.contains(&id) =>
+            {
+                CloseReason::StackShutdown
+            }
+            _ => reason,
+        };
         for msg in e.outbox.take_all() {
             e.shared.dequeued(msg.data.len());
             if notify {

@@ -118,6 +118,8 @@ pub(crate) struct Driver {
     next_probe_scan: Instant,
     /// usrsctp's timers have been advanced up to this moment.
     timers: TimerClock,
+    /// A graceful shutdown under way (`Stack::shutdown_graceful`).
+    drain: Option<lifecycle::Drain>,
 }
 
 /// The stack thread's body. `own` is a sender of the thread's own command channel: it
@@ -153,6 +155,7 @@ pub(crate) fn run(
         upcalls: Vec::new(),
         next_probe_scan: Instant::now(),
         timers,
+        drain: None,
     };
     // A panic here is a bug of ours; it must not leave every association hanging and usrsctp
     // initialised. It is caught, the stack is marked failed, and the teardown runs as for a
@@ -189,6 +192,7 @@ pub(crate) fn run(
     if let Some(reply) = reply {
         let _ = reply.send(());
     }
+    driver.drain_ended();
 }
 
 /// The text of a caught panic.
@@ -230,6 +234,9 @@ impl Driver {
             self.serve_upcalls();
             self.check_deadlines();
             self.probe_stalls();
+            if self.drain_over() {
+                return None;
+            }
         }
     }
 
@@ -307,6 +314,7 @@ impl Driver {
                 }
             }
             Command::RefreshStatus { id, notify } => self.refresh_status(id, notify),
+            Command::Drain { deadline, reply } => self.start_drain(deadline, reply),
             Command::InjectPanic => panic!("injected by Stack::inject_panic_for_tests"),
             // `serve` returns on Shutdown before it gets here.
             Command::Shutdown { .. } => {}

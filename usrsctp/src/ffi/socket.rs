@@ -411,6 +411,23 @@ impl RawSocket {
         )
     }
 
+    /// Raises the send buffer's limit by `extra` bytes, so usrsctp takes that much more queued
+    /// data at once (see `Driver::start_drain`).
+    pub(crate) fn grow_send_buffer(&self, extra: usize) -> Result<(), Error> {
+        let snd: c_int =
+            self.getsockopt("getsockopt(SO_SNDBUF)", libc::SOL_SOCKET, libc::SO_SNDBUF)?;
+        let extra = i64::try_from(extra).unwrap_or(i64::MAX);
+        let v = i64::from(snd)
+            .saturating_add(extra)
+            .min(i64::from(i32::MAX)) as c_int;
+        self.setsockopt(
+            "setsockopt(SO_SNDBUF)",
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            &v,
+        )
+    }
+
     /// Makes the following close send ABORT instead of the SHUTDOWN handshake.
     pub(crate) fn set_abortive_close(&self) -> Result<(), Error> {
         let l = libc::linger {

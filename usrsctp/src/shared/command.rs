@@ -57,6 +57,12 @@ pub(crate) enum Command {
     Shutdown {
         reply: Option<Sender<()>>,
     },
+    /// Close every association gracefully; stop once all have ended or at `deadline`
+    /// (`Stack::shutdown_graceful`). `reply` is answered when usrsctp is finished.
+    Drain {
+        deadline: std::time::Instant,
+        reply: Sender<()>,
+    },
     /// Panic on the stack thread (`Stack::inject_panic_for_tests`).
     InjectPanic,
 }

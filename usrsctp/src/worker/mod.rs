@@ -120,7 +120,7 @@ impl Worker {
     /// this association's other commands (packets fed in meanwhile wait behind it). If usrsctp
     /// refuses the setup, the association ends with
     /// `Closed { reason: CloseReason::SetupFailed { .. } }`. Only configuration errors come back
-    /// here.
+    /// here, and [`Error::StackShutdown`] once the stack is stopping or stopped.
     ///
     /// Two associations wired to each other in one thread:
     ///
@@ -151,6 +151,10 @@ impl Worker {
     /// ```
     pub fn associate(&self, config: AssociationConfig) -> Result<Association, Error> {
         config.validate_for(self.stack.config())?;
+        // Stopped or stopping (`Stack::shutdown_graceful` keeps the thread serving meanwhile).
+        if !self.stack.is_running() {
+            return Err(Error::StackShutdown);
+        }
         let id = AssocId(NEXT_ASSOC.fetch_add(1, Ordering::Relaxed));
         let tx = self.stack.sender();
         let shared = Arc::new(AssocShared::new(id, config, tx.clone()));
