@@ -1,7 +1,7 @@
 //! The life of an association on the stack thread — open, graceful close, abort, end — and of
 //! usrsctp itself: the shutdown teardown and `usrsctp_finish`.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -121,6 +121,8 @@ impl Driver {
                 outputs_at_last_scan: 0,
                 aborting: None,
                 room_for_reports: false,
+                backlog: VecDeque::new(),
+                waiting_turn: false,
             },
         );
         Ok(())
@@ -250,9 +252,10 @@ impl Driver {
         // What the handle queued and the stack has not taken yet ends here too.
         let mut batch = std::mem::take(&mut self.batch);
         e.shared.pending.take(&mut batch);
-        COUNTERS
-            .inputs_dropped
-            .fetch_add(batch.inputs.len() as u64, Ordering::Relaxed);
+        COUNTERS.inputs_dropped.fetch_add(
+            (batch.inputs.len() + e.backlog.len()) as u64,
+            Ordering::Relaxed,
+        );
         batch.inputs.clear();
         e.outbox.append(&mut batch.sends);
         self.batch = batch;

@@ -31,9 +31,10 @@ mod receive;
 mod send;
 mod stats;
 mod timers;
+mod turns;
 
 use std::any::Any;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,6 +60,7 @@ pub(crate) use lifecycle::FINISH_FAILED;
 use receive::Reassembly;
 use send::{Outbox, PendingResets};
 use timers::TimerClock;
+use turns::Heavy;
 
 /// One `recvv` reads at most this much; larger messages take several reads.
 const READ_CHUNK: usize = 64 * 1024;
@@ -84,6 +86,10 @@ struct Entry {
     aborting: Option<CloseReason>,
     /// The receive buffer was grown for the reports of an abort.
     room_for_reports: bool,
+    /// Packets from the peer not fed to usrsctp yet (see `turns`).
+    backlog: VecDeque<Vec<u8>>,
+    /// It is in `Driver::heavy`, waiting for its next turn.
+    waiting_turn: bool,
 }
 
 impl Entry {
@@ -114,6 +120,8 @@ pub(crate) struct Driver {
     batch: Batch,
     /// The upcalls `serve_upcalls` is serving (kept for its capacity).
     upcalls: Vec<u64>,
+    /// Associations with packets left after their turn (see `turns`).
+    heavy: Heavy,
     /// When to look for stalled associations next (see `probe.rs`).
     next_probe_scan: Instant,
     /// usrsctp's timers have been advanced up to this moment.
@@ -153,6 +161,7 @@ pub(crate) fn run(
         buf: vec![0; READ_CHUNK],
         batch: Batch::default(),
         upcalls: Vec::new(),
+        heavy: Heavy::default(),
         next_probe_scan: Instant::now(),
         timers,
         drain: None,
@@ -210,7 +219,13 @@ impl Driver {
     /// Serves commands until shutdown; returns whom to tell when the stack is down.
     fn serve(&mut self) -> Option<Sender<()>> {
         loop {
-            let first = match self.rx.recv_timeout(self.wake_after()) {
+            // With turns waiting, look at the channel without sleeping.
+            let wait = if self.heavy.is_empty() {
+                self.wake_after()
+            } else {
+                Duration::ZERO
+            };
+            let first = match self.rx.recv_timeout(wait) {
                 Ok(cmd) => Some(cmd),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return None,
@@ -230,6 +245,7 @@ impl Driver {
                 }
                 next = self.rx.try_recv().ok();
             }
+            self.heavy_turns();
             self.timers.advance();
             self.serve_upcalls();
             self.check_deadlines();

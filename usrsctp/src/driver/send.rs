@@ -15,9 +15,7 @@ use crate::error::Error;
 use crate::event::{
     AssocId, CloseReason, Event, MessageId, ResetDirection, ResetOutcome, SendFailure,
 };
-use crate::ffi;
 use crate::shared::command::Outgoing;
-use crate::shared::counters::bump;
 use crate::shared::counters::COUNTERS;
 use crate::shared::pending::Batch;
 use crate::shared::routes;
@@ -146,36 +144,6 @@ impl PendingResets {
 }
 
 impl Driver {
-    /// Serves `Command::Service`: takes everything the handle queued, feeds the packets to
-    /// usrsctp, then queues the messages and hands usrsctp what it has room for.
-    pub(super) fn service(&mut self, id: AssocId) {
-        let mut batch = std::mem::take(&mut self.batch);
-        match self.entries.get_mut(&id) {
-            Some(e) => {
-                e.shared.pending.take(&mut batch);
-                for packet in batch.inputs.drain(..) {
-                    // The peer's ABORT makes usrsctp report every message it holds, right
-                    // inside this conninput: make room for the reports first.
-                    if crate::packet::has_chunk(&packet, crate::packet::CHUNK_ABORT) {
-                        e.make_room_for_reports(id);
-                    }
-                    bump(&COUNTERS.packets_in);
-                    trace!(assoc = %id, len = packet.len(), "input");
-                    ffi::conninput(id, &packet);
-                }
-                e.outbox.append(&mut batch.sends);
-                if !e.outbox.is_empty() {
-                    self.flush(id);
-                }
-            }
-            // It ended after `send` accepted these messages: report them to the owner, whose
-            // route lives as long as the handle (see `AssocShared::release`).
-            None => fail_unrouted(id, &mut batch),
-        }
-        debug_assert!(batch.is_empty());
-        self.batch = batch;
-    }
-
     /// Hands queued messages to usrsctp until its buffer is full.
     pub(super) fn flush(&mut self, id: AssocId) {
         let Some(e) = self.entries.get_mut(&id) else {
