@@ -25,7 +25,7 @@ mod peers;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use usrsctp::Stack;
+use usrsctp::{Stack, StackConfig};
 
 use peers::cpu_time::{process_cpu, spin_cpu, ProcessCpu, ThreadCpu};
 
@@ -41,6 +41,8 @@ const MAX_BATCH_MESSAGES: usize = 16 * 1024;
 /// Messages of 1 KiB per scaling iteration, split evenly over the pairs.
 const SCALING_MESSAGES: u64 = 8 * 1024;
 const SCALING_SIZE: usize = 1024;
+/// `latency/wrapper-spin`: the low-latency opt-in's setting (`StackConfig::spin_before_park_us`).
+const LOW_LATENCY_SPIN_US: u32 = 200;
 
 fn batch_messages(size: usize) -> u64 {
     (BATCH_BYTES / size).clamp(16, MAX_BATCH_MESSAGES) as u64
@@ -116,19 +118,40 @@ fn latency(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
 
-    let mut pair: Option<(Stack, WrapperPair)> = None;
-    group.bench_function(BenchmarkId::new("wrapper", SIZE), |b| {
-        let (_, pair) = pair.get_or_insert_with(|| {
-            let stack = wrapper::stack();
-            let pair = WrapperPair::echo(&stack, SIZE);
-            (stack, pair)
+    // The default configuration, then the low-latency opt-in (`spin_before_park_us`); each
+    // also reports its process CPU per round trip on a side line (the price of spinning).
+    for (id, spin_us) in [("wrapper", 0), ("wrapper-spin", LOW_LATENCY_SPIN_US)] {
+        let mut pair: Option<(Stack, WrapperPair)> = None;
+        let (mut cpu, mut trips) = (Duration::ZERO, 0u64);
+        group.bench_function(BenchmarkId::new(id, SIZE), |b| {
+            let (_, pair) = pair.get_or_insert_with(|| {
+                let stack = wrapper::stack_with(StackConfig {
+                    spin_before_park_us: spin_us,
+                    ..StackConfig::default()
+                });
+                let pair = WrapperPair::echo(&stack, SIZE);
+                (stack, pair)
+            });
+            b.iter_custom(|iters| {
+                let cpu0 = process_cpu();
+                let wall = pair.ping(iters);
+                cpu += process_cpu() - cpu0;
+                trips += iters;
+                wall
+            });
         });
-        b.iter_custom(|iters| pair.ping(iters));
-    });
-    stop(pair.map(|(stack, pair)| {
-        drop(pair);
-        stack
-    }));
+        if trips > 0 {
+            eprintln!(
+                "latency/{id}/{SIZE}: {:.1} µs process CPU per round trip ({trips} round trips, \
+                 warm-up included; spin_before_park_us = {spin_us})",
+                cpu.as_secs_f64() * 1e6 / trips as f64
+            );
+        }
+        stop(pair.map(|(stack, pair)| {
+            drop(pair);
+            stack
+        }));
+    }
 
     let mut pair: Option<RawPair> = None;
     group.bench_function(BenchmarkId::new("raw", SIZE), |b| {

@@ -30,7 +30,16 @@ pub fn stack() -> Stack {
         !super::raw::RawStack::active(),
         "the raw benchmark's usrsctp is still initialised"
     );
-    Stack::get_or_start(StackConfig::default()).expect("starting the usrsctp stack")
+    stack_with(StackConfig::default())
+}
+
+/// A stack with `config` (the previous one must have been shut down).
+pub fn stack_with(config: StackConfig) -> Stack {
+    assert!(
+        !super::raw::RawStack::active(),
+        "the raw benchmark's usrsctp is still initialised"
+    );
+    Stack::get_or_start(config).expect("starting the usrsctp stack")
 }
 
 /// The association settings the benchmarks use: the crate's defaults (MTU 1200, 1 MiB send

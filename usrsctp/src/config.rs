@@ -77,6 +77,14 @@ pub struct StackConfig {
     /// again. When the timer was only backing off, the probe is a harmless duplicate. Counted in
     /// [`Diagnostics::stall_probes`](crate::Diagnostics::stall_probes).
     pub stall_probe_ms: u32,
+    /// Low-latency opt-in: before the stack thread parks waiting for work, it polls its
+    /// command channel for this many microseconds (0, the default: it parks at once; at most
+    /// 1,000). Each wake-up of a parked thread costs tens of µs on virtual machines, and a
+    /// round trip wakes the stack thread four times; spinning removes those wake-ups while
+    /// traffic flows, at the price of up to this much CPU after each burst of commands (a
+    /// stack with only timers to run still parks at once). BENCHMARKS.md has the measured
+    /// round trip and CPU cost.
+    pub spin_before_park_us: u32,
 }
 
 impl Default for StackConfig {
@@ -104,6 +112,7 @@ impl Default for StackConfig {
             debug_printf: false,
             command_batch: 256,
             stall_probe_ms: 2_000,
+            spin_before_park_us: 0,
         }
     }
 }
@@ -169,6 +178,12 @@ impl StackConfig {
         }
         if !(1..=65_536).contains(&self.command_batch) {
             return bad("command_batch", "must lie in 1..=65536");
+        }
+        if self.spin_before_park_us > 1_000 {
+            return bad(
+                "spin_before_park_us",
+                "must be at most 1000 µs (longer spins only burn a core)",
+            );
         }
         Ok(())
     }
@@ -402,6 +417,15 @@ mod tests {
         assert!(err.contains("stall_probe_ms"), "{err}");
         assert!(probe(0).validate().is_ok());
         assert!(probe(100).validate().is_ok());
+
+        let spin = |us| StackConfig {
+            spin_before_park_us: us,
+            ..Default::default()
+        };
+        let err = spin(1_001).validate().unwrap_err().to_string();
+        assert!(err.contains("spin_before_park_us"), "{err}");
+        assert!(spin(0).validate().is_ok());
+        assert!(spin(1_000).validate().is_ok());
     }
 
     #[test]

@@ -496,7 +496,8 @@ pub struct Diagnostics {
     /// outstanding and usrsctp had output nothing for it for `StackConfig::stall_probe_ms`
     /// (see there).
     pub stall_probes: u64,
-    /// Commands the stack thread handled.
+    /// Commands the stack thread handled: one per batch of an association's packets and
+    /// messages (not one per packet), plus closes, aborts, resets and the like.
     pub commands: u64,
     /// Calls of the output callback.
     pub output_callbacks: u64,

@@ -1,9 +1,11 @@
 //! The stack thread: the only thread that calls usrsctp's API.
 //!
-//! It serves a command channel. Workers send it packets to feed, messages to send, closes;
-//! usrsctp's upcalls send it "look at this socket" requests. It drains commands in batches (up
-//! to `StackConfig::command_batch` per wake-up) and owns every socket, so no socket state is
-//! shared and no lock guards it.
+//! It serves a command channel. Handles queue packets and messages per association and send
+//! one `Service` command per batch (`shared::pending`); closes, aborts and resets come as
+//! commands of their own. Upcalls usrsctp makes during a call are served right after it
+//! (`callbacks::collect_upcalls_here`). It drains commands in batches (up to
+//! `StackConfig::command_batch` per wake-up), shares itself among busy associations in turns
+//! ([`turns`]) and owns every socket, so no socket state is shared and no lock guards it.
 //!
 //! It also drives usrsctp's timers. usrsctp is initialised with `usrsctp_init_nothreads`, so
 //! no usrsctp timer thread exists: every `TIMER_TICK` the stack thread calls
@@ -18,7 +20,7 @@
 //! happen. usrsctp still starts its iterator thread (address changes); it takes the same locks
 //! as any caller.
 //!
-//! The concerns, one module each: the serve loop (here), [`timers`] (usrsctp's clock and our
+//! The concerns, one module each: the serve loop (here), [`turns`], [`timers`] (usrsctp's clock and our
 //! deadlines), [`receive`] (reading and reassembly under the receive credit), [`send`] (the
 //! queue of messages usrsctp has not taken, stream resets), [`notify`] (acting on usrsctp's
 //! notifications), [`lifecycle`] (open, close, abort, teardown, `usrsctp_finish`), [`probe`]
@@ -218,6 +220,8 @@ pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
 impl Driver {
     /// Serves commands until shutdown; returns whom to tell when the stack is down.
     fn serve(&mut self) -> Option<Sender<()>> {
+        // The last wake-up handled a command (not only timers): worth spinning for the next.
+        let mut worked = false;
         loop {
             // With turns waiting, look at the channel without sleeping.
             let wait = if self.heavy.is_empty() {
@@ -225,10 +229,14 @@ impl Driver {
             } else {
                 Duration::ZERO
             };
-            let first = match self.rx.recv_timeout(wait) {
-                Ok(cmd) => Some(cmd),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return None,
+            let spun = if worked { self.spin() } else { None };
+            let first = match spun {
+                Some(cmd) => Some(cmd),
+                None => match self.rx.recv_timeout(wait) {
+                    Ok(cmd) => Some(cmd),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return None,
+                },
             };
             let mut next = first;
             let mut handled = 0;
@@ -245,12 +253,35 @@ impl Driver {
                 }
                 next = self.rx.try_recv().ok();
             }
+            worked = handled > 0;
             self.heavy_turns();
             self.timers.advance();
             self.serve_upcalls();
             self.check_deadlines();
             self.probe_stalls();
             if self.drain_over() {
+                return None;
+            }
+        }
+    }
+
+    /// `StackConfig::spin_before_park_us`: polls the channel for a command that long (no
+    /// spinning while turns wait, or while no association exists; the caller spins only after
+    /// a wake-up that handled a command, so a stack with only timers to run still parks).
+    fn spin(&self) -> Option<Command> {
+        let spin = self.config.spin_before_park_us;
+        if spin == 0 || !self.heavy.is_empty() || self.entries.is_empty() {
+            return None;
+        }
+        let until = Instant::now() + Duration::from_micros(u64::from(spin));
+        loop {
+            for _ in 0..64 {
+                if let Ok(cmd) = self.rx.try_recv() {
+                    return Some(cmd);
+                }
+                std::hint::spin_loop();
+            }
+            if Instant::now() >= until {
                 return None;
             }
         }
