@@ -1,7 +1,7 @@
 //! The life of an association on the stack thread — open, graceful close, abort, end — and of
 //! usrsctp itself: the shutdown teardown and `usrsctp_finish`.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -121,7 +121,7 @@ impl Driver {
                 outputs_at_last_scan: 0,
                 aborting: None,
                 room_for_reports: false,
-                backlog: VecDeque::new(),
+                backlog: Default::default(),
                 waiting_turn: false,
             },
         );

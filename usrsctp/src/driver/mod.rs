@@ -36,7 +36,7 @@ mod timers;
 mod turns;
 
 use std::any::Any;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,7 +89,7 @@ struct Entry {
     /// The receive buffer was grown for the reports of an abort.
     room_for_reports: bool,
     /// Packets from the peer not fed to usrsctp yet (see `turns`).
-    backlog: VecDeque<Vec<u8>>,
+    backlog: turns::Backlog,
     /// It is in `Driver::heavy`, waiting for its next turn.
     waiting_turn: bool,
 }
