@@ -159,18 +159,38 @@ mod tests {
         }
     }
 
-    /// Every interleaving (up to three preemptions, loom's usual bound) of two posters and a
-    /// reader that takes what it finds, twice: once all are done, the descriptor is readable
-    /// exactly while the mailbox holds an event.
-    #[test]
-    fn mailbox_wakeups() {
-        let mut model = loom::model::Builder::new();
-        model.preemption_bound = Some(3);
-        model.check(|| {
-            let mb = Arc::new(Mailbox {
+    impl Mailbox {
+        fn new() -> Arc<Mailbox> {
+            Arc::new(Mailbox {
                 signal: Signal::new(Flag(AtomicBool::new(false))),
                 queue: Mutex::new(VecDeque::new()),
-            });
+            })
+        }
+
+        /// The invariant, once every thread is done.
+        fn assert_readable_iff_non_empty(&self) {
+            let non_empty = !self.queue.lock().unwrap().is_empty();
+            let readable = self.signal.readiness.0.load(Ordering::SeqCst);
+            assert_eq!(
+                readable, non_empty,
+                "descriptor readable = {readable}, mailbox non-empty = {non_empty}"
+            );
+        }
+    }
+
+    /// Checks `body` under every interleaving up to three preemptions (loom's usual bound).
+    fn model(body: impl Fn() + Sync + Send + 'static) {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(body);
+    }
+
+    /// Two posters and a reader that takes what it finds, twice: once all are done, the
+    /// descriptor is readable exactly while the mailbox holds an event.
+    #[test]
+    fn mailbox_wakeups() {
+        model(|| {
+            let mb = Mailbox::new();
             mb.signal.arm();
             let posters: Vec<_> = (0..2)
                 .map(|i| {
@@ -189,12 +209,7 @@ mod tests {
                 p.join().unwrap();
             }
             reader.join().unwrap();
-            let non_empty = !mb.queue.lock().unwrap().is_empty();
-            let readable = mb.signal.readiness.0.load(Ordering::SeqCst);
-            assert_eq!(
-                readable, non_empty,
-                "descriptor readable = {readable}, mailbox non-empty = {non_empty}"
-            );
+            mb.assert_readable_iff_non_empty();
         });
     }
 
@@ -202,13 +217,8 @@ mod tests {
     /// done, it is readable exactly while the mailbox holds an event.
     #[test]
     fn mailbox_wakeups_armed_late() {
-        let mut model = loom::model::Builder::new();
-        model.preemption_bound = Some(3);
-        model.check(|| {
-            let mb = Arc::new(Mailbox {
-                signal: Signal::new(Flag(AtomicBool::new(false))),
-                queue: Mutex::new(VecDeque::new()),
-            });
+        model(|| {
+            let mb = Mailbox::new();
             let poster = {
                 let mb = mb.clone();
                 loom::thread::spawn(move || {
@@ -225,12 +235,7 @@ mod tests {
             mb.signal.arm();
             poster.join().unwrap();
             reader.join().unwrap();
-            let non_empty = !mb.queue.lock().unwrap().is_empty();
-            let readable = mb.signal.readiness.0.load(Ordering::SeqCst);
-            assert_eq!(
-                readable, non_empty,
-                "descriptor readable = {readable}, mailbox non-empty = {non_empty}"
-            );
+            mb.assert_readable_iff_non_empty();
         });
     }
 }
