@@ -757,6 +757,18 @@ mod tests {
         (t, m)
     }
 
+    /// A connected client manager with negotiated channels "a" (stream 0) and "b" (stream 2).
+    fn two_negotiated_channels() -> (Recorder, ChannelManager, ChannelId, ChannelId) {
+        let (t, mut m) = connected(DtlsRole::Client);
+        let a = m
+            .open(&t, ChannelInit::reliable("a").negotiated(0))
+            .unwrap();
+        let b = m
+            .open(&t, ChannelInit::reliable("b").negotiated(2))
+            .unwrap();
+        (t, m, a, b)
+    }
+
     fn msg(stream: u16, ppid: u32, data: &[u8]) -> Event {
         Event::Message {
             assoc: ASSOC,
@@ -1200,13 +1212,7 @@ mod tests {
 
     #[test]
     fn buffered_amount_is_attributed_per_channel() {
-        let (t, mut m) = connected(DtlsRole::Client);
-        let a = m
-            .open(&t, ChannelInit::reliable("a").negotiated(0))
-            .unwrap();
-        let b = m
-            .open(&t, ChannelInit::reliable("b").negotiated(2))
-            .unwrap();
+        let (t, mut m, a, b) = two_negotiated_channels();
         m.send_user(&t, a, ppid::BINARY, vec![0; 100]).unwrap();
         m.send_user(&t, b, ppid::BINARY, vec![0; 30]).unwrap();
         m.send_user(&t, a, ppid::BINARY, vec![0; 50]).unwrap();
@@ -1314,13 +1320,7 @@ mod tests {
 
     #[test]
     fn buffered_amount_low_fires_per_channel_when_it_crosses_its_threshold() {
-        let (t, mut m) = connected(DtlsRole::Client);
-        let a = m
-            .open(&t, ChannelInit::reliable("a").negotiated(0))
-            .unwrap();
-        let b = m
-            .open(&t, ChannelInit::reliable("b").negotiated(2))
-            .unwrap();
+        let (t, mut m, a, b) = two_negotiated_channels();
         events(&mut m);
         m.set_buffered_amount_low_threshold(a, 100).unwrap();
         assert_eq!(m.buffered_amount_low_threshold(a), Some(100));
@@ -1373,13 +1373,7 @@ mod tests {
 
     #[test]
     fn a_channel_refused_with_would_block_is_told_at_the_next_drain() {
-        let (t, mut m) = connected(DtlsRole::Client);
-        let a = m
-            .open(&t, ChannelInit::reliable("a").negotiated(0))
-            .unwrap();
-        let b = m
-            .open(&t, ChannelInit::reliable("b").negotiated(2))
-            .unwrap();
+        let (t, mut m, a, b) = two_negotiated_channels();
         events(&mut m);
         m.set_buffered_amount_low_threshold(b, 1000).unwrap();
         m.send_user(&t, b, ppid::BINARY, vec![0; 100]).unwrap();
