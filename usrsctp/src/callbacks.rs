@@ -112,10 +112,10 @@ pub(crate) unsafe extern "C" fn on_output(
     if buffer.is_null() {
         return -1;
     }
-    // SAFETY: usrsctp passes a buffer of `length` readable bytes that lives until we return;
-    // we copy it before returning and keep no reference.
     // CRC32c offload is on: the checksum is ours to write, and the worker writes it as it
     // takes the packet from its mailbox (`Mailbox::took`), off this serial thread.
+    // SAFETY: usrsctp passes a buffer of `length` readable bytes that lives until we return;
+    // we copy it before returning and keep no reference.
     let packet = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) }.to_vec();
     let id = addr_to_id(addr);
     catch_unwind(AssertUnwindSafe(|| output(id, packet))).unwrap_or_else(|_| {
