@@ -16,10 +16,11 @@
 //!
 //! Figures:
 //! - `setup_s`: wall time to create and connect all N (8 workers at once).
-//! - `associate_us_{empty,2k,at_max}`: median wall time of one `Worker::associate` (a blocking
-//!   round trip to the stack thread that creates the socket and sends the INIT; the handshake
-//!   is not carried) with 0, 2,000 and N associations live; `associate_stack_us_*` is the stack
-//!   thread's CPU per call over the same calls (from `/proc/self/task/<tid>/schedstat`).
+//! - `associate_us_{empty,2k,at_max}`: median wall time from a `Worker::associate` call until
+//!   that association's INIT is in the worker's mailbox (the stack thread creates, binds and
+//!   connects the socket; the handshake is not carried), one call at a time, with 0, 2,000 and
+//!   N associations live; `associate_stack_us_*` is the stack thread's CPU per call over the
+//!   same calls (from `/proc/self/task/<tid>/schedstat`).
 //! - `idle_cpu_pct`: the stack thread's CPU (`/proc/self/task/<tid>/stat`, utime + stime) over
 //!   the idle window, as a percentage of one core, with all N connected and nothing sent;
 //!   `idle_process_cpu_pct` is the whole process (workers carrying heartbeats included);
@@ -159,9 +160,11 @@ fn open(workers: &[ScaleWorker], pairs: usize) -> Duration {
     start.elapsed()
 }
 
-/// `probes` calls of `Worker::associate` on a fresh worker: median wall time and the stack
-/// thread's CPU per call, in µs. The worker is dropped after, discarding the probes; returns
-/// once the stack thread has ended them.
+/// `probes` calls of `Worker::associate` on a fresh worker, one at a time: the median wall time
+/// from the call until the association's INIT is in the worker's mailbox (`associate` itself
+/// returns at once; the stack thread creates, binds and connects the socket after), and the
+/// stack thread's CPU per call, in µs. The worker is dropped after, discarding the probes;
+/// returns once the stack thread has ended them.
 fn associate_cost(stack: &Stack, stack_thread: ThreadCpu, probes: usize) -> (f64, f64) {
     let live = stack.diagnostics().associations;
     let worker = stack.worker().expect("worker");
@@ -172,6 +175,15 @@ fn associate_cost(stack: &Stack, stack_thread: ThreadCpu, probes: usize) -> (f64
     for _ in 0..probes {
         let start = Instant::now();
         let assoc = worker.associate(config.clone()).expect("associate");
+        let id = assoc.id();
+        loop {
+            match worker.recv_timeout(CONNECT_TIMEOUT) {
+                Some(Event::Transmit { assoc: from, .. }) if from == id => break,
+                Some(Event::Transmit { .. }) => {}
+                Some(other) => panic!("associate probe: unexpected {other:?}"),
+                None => panic!("associate probe: no INIT within {CONNECT_TIMEOUT:?}"),
+            }
+        }
         times.push(start.elapsed());
         kept.push(assoc);
     }

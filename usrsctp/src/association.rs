@@ -317,6 +317,86 @@ impl Association {
         })
     }
 
+    /// Asks the peer for more streams (RFC 6525 Add Streams): `outbound` more outgoing streams
+    /// of ours, and `inbound` more of the peer's outgoing ones (our incoming). A data channel
+    /// uses the same stream id both ways, so a channel layer grows both.
+    ///
+    /// This is how an association starts small (`AssociationConfig::outbound_streams`, 256 by
+    /// default: each outgoing stream costs usrsctp about 64 bytes, each incoming one 40, from
+    /// the handshake on) and still reaches the 65,535 streams WebRTC allows. Both sides see
+    /// [`Event::StreamsChanged`](crate::Event::StreamsChanged) with the new counts; sends may
+    /// use the new streams once it arrives. The peer decides: it denies more incoming streams
+    /// than its `inbound_streams` (a usrsctp peer) or may not support the request at all;
+    /// then the event carries `ResetOutcome::Denied` or `Failed` and the counts are unchanged.
+    /// Requests made while one is outstanding are merged and sent after it.
+    ///
+    /// Errors: `Closed`; [`Error::InvalidStream`] if both counts are zero or either total
+    /// would pass 65,535 (`stream` is the total asked for). Never blocks.
+    ///
+    /// `a` and `b` are two associations on workers `wa` and `wb`, wired to each other in one
+    /// thread and connected (hidden lines as in [`reset_streams`](Self::reset_streams)).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant}; use usrsctp::*;
+    /// # fn carry(from: &Worker, to: &Association) -> Vec<Event> { let mut other = Vec::new(); while let Some(ev) = from.recv_timeout(Duration::from_millis(1)) { match ev { Event::Transmit { packet, .. } => { let _ = to.input(packet); } ev => other.push(ev) } } other }
+    /// # let stack = Stack::global()?; let (wa, wb) = (stack.worker()?, stack.worker()?);
+    /// # let (a, b) = (wa.associate(AssociationConfig::default())?, wb.associate(AssociationConfig::default())?);
+    /// # let deadline = Instant::now() + Duration::from_secs(10); let (mut up_a, mut up_b) = (false, false);
+    /// # while !(up_a && up_b) { assert!(Instant::now() < deadline); up_a |= carry(&wa, &b).iter().any(|e| matches!(e, Event::Connected { .. })); up_b |= carry(&wb, &a).iter().any(|e| matches!(e, Event::Connected { .. })); }
+    /// assert_eq!(a.outbound_streams(), 256);
+    /// a.add_streams(256, 256)?;
+    /// let mut changed = None;
+    /// while changed.is_none() && Instant::now() < deadline {
+    ///     carry(&wb, &a);
+    ///     for ev in carry(&wa, &b) {
+    ///         if let Event::StreamsChanged { inbound, outbound, outcome, .. } = ev {
+    ///             changed = Some((inbound, outbound, outcome));
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(changed, Some((512, 512, ResetOutcome::Performed)));
+    /// a.send(300, ppid::BINARY, &b"on a new stream"[..], SendOptions::reliable())?;
+    /// # Ok::<(), usrsctp::Error>(())
+    /// ```
+    pub fn add_streams(&self, inbound: u16, outbound: u16) -> Result<(), Error> {
+        let assoc = self.shared.id;
+        self.check_open()?;
+        let current = self.shared.outbound_streams();
+        let total = u32::from(current) + u32::from(outbound);
+        if (inbound, outbound) == (0, 0) || total > 65_535 {
+            return Err(Error::InvalidStream {
+                assoc,
+                stream: total.min(u32::from(u16::MAX)) as u16,
+                streams: current,
+            });
+        }
+        self.command(Command::AddStreams {
+            id: assoc,
+            inbound,
+            outbound,
+            at_least: false,
+        })
+    }
+
+    /// Asks for streams until there are at least `inbound` incoming and `outbound` outgoing
+    /// (the data-channel layer's form of [`add_streams`](Self::add_streams): repeating it
+    /// asks for nothing more). A `StreamsChanged` follows, also when nothing was missing.
+    pub(crate) fn grow_streams_to(&self, inbound: u16, outbound: u16) -> Result<(), Error> {
+        self.check_open()?;
+        self.command(Command::AddStreams {
+            id: self.shared.id,
+            inbound,
+            outbound,
+            at_least: true,
+        })
+    }
+
+    /// Outgoing streams sends may use now: negotiated at the handshake and grown by
+    /// [`add_streams`](Self::add_streams); the configured count before the handshake.
+    pub fn outbound_streams(&self) -> u16 {
+        self.shared.outbound_streams()
+    }
+
     /// Starts a graceful close: queued messages are sent, then the SHUTDOWN handshake runs. The
     /// worker sees `Closed { reason: Graceful }` when it completes (or `AbortedLocally` if it
     /// takes longer than `close_timeout`). Closing twice is harmless.

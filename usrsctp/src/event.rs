@@ -209,6 +209,20 @@ pub enum Event {
         /// Whether it was performed.
         outcome: ResetOutcome,
     },
+    /// The number of streams changed (RFC 6525 Add Streams): the peer added streams, or our
+    /// [`Association::add_streams`](crate::Association::add_streams) completed. Also posted
+    /// when our request was denied or failed (`outcome`), with the counts unchanged. Sends may
+    /// use every stream below `outbound` once this arrives.
+    StreamsChanged {
+        /// The association.
+        assoc: AssocId,
+        /// Incoming streams now.
+        inbound: u16,
+        /// Outgoing streams now.
+        outbound: u16,
+        /// Whether the change asked for was made.
+        outcome: ResetOutcome,
+    },
     /// The send queue drained to the low-water mark after being above it.
     BufferedAmountLow {
         /// The association.
@@ -262,6 +276,7 @@ impl Event {
             | Event::Message { assoc, .. }
             | Event::MessageTooLarge { assoc, .. }
             | Event::StreamsReset { assoc, .. }
+            | Event::StreamsChanged { assoc, .. }
             | Event::BufferedAmountLow { assoc, .. }
             | Event::SendFailed { assoc, .. }
             | Event::Stats { assoc, .. }

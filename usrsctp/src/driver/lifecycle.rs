@@ -40,6 +40,7 @@ pub(super) struct Drain {
 /// within `limit`.
 pub(super) fn finish_usrsctp(timers: &mut TimerClock, limit: Duration) -> bool {
     let start = Instant::now();
+    timers.fine();
     loop {
         if ffi::finish() {
             return true;
@@ -118,6 +119,7 @@ impl Driver {
                 close_deadline: None,
                 shutdown_sent: false,
                 resets: PendingResets::default(),
+                adds: (0, 0),
                 outputs_at_last_scan: 0,
                 aborting: None,
                 room_for_reports: false,

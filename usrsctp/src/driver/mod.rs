@@ -8,9 +8,10 @@
 //! ([`turns`]) and owns every socket, so no socket state is shared and no lock guards it.
 //!
 //! It also drives usrsctp's timers. usrsctp is initialised with `usrsctp_init_nothreads`, so
-//! no usrsctp timer thread exists: every `TIMER_TICK` the stack thread calls
-//! `usrsctp_handle_timers` with the milliseconds elapsed, and retransmissions, SACK delays,
-//! heartbeats and teardown timers run here, between commands. usrsctp's threaded mode is not
+//! no usrsctp timer thread exists: every tick the stack thread calls `usrsctp_handle_timers`
+//! with the milliseconds elapsed, and retransmissions, SACK delays, heartbeats and teardown
+//! timers run here, between commands. The tick is 10 ms while a run of usrsctp's timers is
+//! cheap and stretches as it grows with the number of associations (`timers::TimerClock`). usrsctp's threaded mode is not
 //! used because its timer thread races with the thread that calls the API: a timer that fires
 //! while the API thread restarts and stops it again can be entered with its association pointer
 //! already cleared, so the reference taken when it was started is never dropped. The
@@ -82,6 +83,9 @@ struct Entry {
     shutdown_sent: bool,
     /// Outgoing stream resets waiting for the queue to drain or for usrsctp to accept them.
     resets: PendingResets,
+    /// Stream totals (incoming, outgoing) to ask the peer for, waiting for usrsctp to accept
+    /// the request (one RFC 6525 request may be outstanding at a time); (0, 0): none.
+    adds: (u16, u16),
     /// `AssocShared::outputs` at the previous stall-probe scan.
     outputs_at_last_scan: u64,
     /// We are aborting it, for this reason: the COMM_LOST usrsctp reports is ours.
@@ -147,7 +151,10 @@ pub(crate) fn run(
     // table.
     unsafe { ffi::init(callbacks::on_output, config.debug_printf) };
     callbacks::collect_upcalls_here();
-    let mut timers = TimerClock::new(Instant::now());
+    let mut timers = TimerClock::new(
+        Instant::now(),
+        Duration::from_millis(u64::from(config.max_timer_tick_ms)),
+    );
     if let Err(e) = ffi::apply_sysctls(&config) {
         let _ = ready.send(Err(e));
         lifecycle::finish_usrsctp(&mut timers, Duration::from_secs(5));
@@ -338,6 +345,12 @@ impl Driver {
                     self.try_resets(id);
                 }
             }
+            Command::AddStreams {
+                id,
+                inbound,
+                outbound,
+                at_least,
+            } => self.add_streams(id, inbound, outbound, at_least),
             Command::Resume { id } => self.drain(id),
             Command::Upcall { id } => {
                 if let Some(e) = self.entries.get(&id) {
@@ -347,6 +360,7 @@ impl Driver {
                     self.drain(id);
                     self.flush(id);
                     self.try_resets(id);
+                    self.try_adds(id);
                 }
             }
             Command::Close { id } => {

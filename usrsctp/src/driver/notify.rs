@@ -105,10 +105,33 @@ impl Driver {
                     });
                 }
             }
+            Notification::StreamChange {
+                inbound,
+                outbound,
+                flags,
+            } => {
+                let outcome = if flags & sys::SCTP_STREAM_CHANGE_DENIED != 0 {
+                    ResetOutcome::Denied
+                } else if flags & sys::SCTP_STREAM_CHANGE_FAILED != 0 {
+                    ResetOutcome::Failed
+                } else {
+                    ResetOutcome::Performed
+                };
+                debug!(assoc = %id, inbound, outbound, ?outcome, "streams changed");
+                // Sends may use the new streams from here on (before the owner hears of it).
+                e.shared.set_outbound_streams(outbound);
+                super::stats::refresh(id, e, std::time::Instant::now());
+                e.post(Event::StreamsChanged {
+                    assoc: id,
+                    inbound,
+                    outbound,
+                    outcome,
+                });
+                // Our request is answered: a queued one may go now.
+                self.try_adds(id);
+            }
             Notification::PartialDeliveryAborted => e.inbound.abandon_message(),
-            Notification::StreamChange { .. }
-            | Notification::RemoteError { .. }
-            | Notification::Other { .. } => {}
+            Notification::RemoteError { .. } | Notification::Other { .. } => {}
         }
     }
 }

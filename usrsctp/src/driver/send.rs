@@ -225,6 +225,79 @@ impl Driver {
     }
 }
 
+impl Driver {
+    /// `Command::AddStreams`: turns the request into totals to reach (added to what an earlier
+    /// request still waiting asks for, or to the counts now) and asks usrsctp for them.
+    pub(super) fn add_streams(&mut self, id: AssocId, inbound: u16, outbound: u16, at_least: bool) {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return;
+        };
+        super::stats::refresh(id, e, std::time::Instant::now());
+        let status = e.shared.status();
+        let now = (
+            e.adds.0.max(status.inbound_streams),
+            e.adds.1.max(status.outbound_streams),
+        );
+        e.adds = if at_least {
+            (now.0.max(inbound), now.1.max(outbound))
+        } else {
+            (
+                now.0.saturating_add(inbound),
+                now.1.saturating_add(outbound),
+            )
+        };
+        self.timed.insert(id);
+        self.try_adds(id);
+    }
+
+    /// Asks usrsctp for the streams missing to the totals `add_streams` set, once the
+    /// association is up and no other RFC 6525 request of ours is outstanding (EALREADY:
+    /// `check_deadlines` and the next upcall try again). With nothing missing, or a request
+    /// usrsctp refuses outright (past 65,535 streams, past our `inbound_streams`, a peer without
+    /// RE-CONFIG), it says so at once with a `StreamsChanged` (performed, or failed).
+    pub(super) fn try_adds(&mut self, id: AssocId) {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return;
+        };
+        if !e.connected || e.adds == (0, 0) {
+            return;
+        }
+        super::stats::refresh(id, e, std::time::Instant::now());
+        let status = e.shared.status();
+        let inbound = e.adds.0.saturating_sub(status.inbound_streams);
+        let outbound = e.adds.1.saturating_sub(status.outbound_streams);
+        let result = if (inbound, outbound) == (0, 0) {
+            Ok(true)
+        } else {
+            e.raw.add_streams(inbound, outbound).map(|()| false)
+        };
+        let outcome = match result {
+            Ok(false) => {
+                trace!(assoc = %id, inbound, outbound, "streams requested");
+                e.adds = (0, 0);
+                return;
+            }
+            Ok(true) => ResetOutcome::Performed,
+            Err(Error::Usrsctp { errno, .. })
+                if errno.0 == libc::EALREADY || errno.0 == libc::EBUSY =>
+            {
+                return;
+            }
+            Err(err) => {
+                debug!(assoc = %id, error = %err, "adding streams refused");
+                ResetOutcome::Failed
+            }
+        };
+        e.adds = (0, 0);
+        e.post(Event::StreamsChanged {
+            assoc: id,
+            inbound: status.inbound_streams,
+            outbound: e.shared.outbound_streams(),
+            outcome,
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,32 +9,58 @@ use super::Driver;
 use crate::event::{AssocId, CloseReason};
 use crate::ffi;
 
-/// How often the thread advances usrsctp's timers (usrsctp's own timer thread, which the crate
-/// does not start, ticks every 10 ms too). The thread wakes at least this often, which also
-/// paces our own deadlines.
+/// The finest tick: how often the thread advances usrsctp's timers while that is cheap
+/// (usrsctp's own timer thread, which the crate does not start, ticks every 10 ms too).
 pub(super) const TIMER_TICK: Duration = Duration::from_millis(10);
 
-/// usrsctp's clock, advanced by the stack thread.
+/// Each tick may cost at most 1/`TICK_BUDGET` of the thread's time: a tick whose run took
+/// longer stretches the period (up to `StackConfig::max_timer_tick_ms`).
+///
+/// Why: usrsctp's `sctp_handle_tick` walks *every* armed timer on each call, due or not, and
+/// an idle association keeps two armed (its heartbeat and its endpoint's cookie-secret
+/// timer). With 10,000 associations that walk took 3.2 ms, a third of the stack thread at one
+/// tick per 10 ms. At 1/50 the walk costs about 2 % of a core whatever the crowd, and timers
+/// fire at most one period late.
+const TICK_BUDGET: u32 = 50;
+
+/// usrsctp's clock, advanced by the stack thread, and the period it is advanced at.
 pub(super) struct TimerClock {
     /// The moment up to which usrsctp's timers have been run.
     at: Instant,
+    /// The current period: `TIMER_TICK` ..= `max`.
+    period: Duration,
+    /// The longest period (`StackConfig::max_timer_tick_ms`).
+    max: Duration,
+    /// A moving average of what one run of usrsctp's timers costs.
+    cost: Duration,
 }
 
 impl TimerClock {
-    pub(super) fn new(now: Instant) -> Self {
-        TimerClock { at: now }
+    pub(super) fn new(now: Instant, max: Duration) -> Self {
+        TimerClock {
+            at: now,
+            period: TIMER_TICK,
+            max: max.max(TIMER_TICK),
+            cost: Duration::ZERO,
+        }
     }
 
     /// How long after `now` the next tick is due (zero if it is overdue).
     pub(super) fn due_in(&self, now: Instant) -> Duration {
-        (self.at + TIMER_TICK).saturating_duration_since(now)
+        (self.at + self.period).saturating_duration_since(now)
     }
 
-    /// The whole milliseconds to hand usrsctp at `now`, if a tick has passed, and the clock
+    /// The current period.
+    #[cfg(test)]
+    pub(super) fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The whole milliseconds to hand usrsctp at `now`, if a period has passed, and the clock
     /// moved on by as much; the remainder carries over to the next call.
     pub(super) fn elapse(&mut self, now: Instant) -> Option<u32> {
         let elapsed = now.saturating_duration_since(self.at);
-        if elapsed < TIMER_TICK {
+        if elapsed < self.period {
             return None;
         }
         let ms = u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX);
@@ -42,19 +68,35 @@ impl TimerClock {
         Some(ms)
     }
 
-    /// Runs usrsctp's timers that fell due since the last call. Must not be called while
-    /// holding any of the crate's locks (timer handlers call the output and upcall callbacks,
-    /// which take the route table's lock).
+    /// Takes the cost of one run of usrsctp's timers into the average (weight 1/8) and sets
+    /// the period from it: the finest tick while a run costs under 1/`TICK_BUDGET` of it,
+    /// longer as runs grow, never past `max`.
+    pub(super) fn record_cost(&mut self, run: Duration) {
+        self.cost = (self.cost * 7 + run) / 8;
+        self.period = (self.cost * TICK_BUDGET).clamp(TIMER_TICK, self.max);
+    }
+
+    /// Runs usrsctp's timers that fell due since the last call, and adapts the period to what
+    /// that cost. Must not be called while holding any of the crate's locks (timer handlers
+    /// call the output and upcall callbacks, which take the route table's lock).
     pub(super) fn advance(&mut self) {
-        if let Some(ms) = self.elapse(Instant::now()) {
+        let now = Instant::now();
+        if let Some(ms) = self.elapse(now) {
             ffi::handle_timers(ms);
+            self.record_cost(now.elapsed());
         }
+    }
+
+    /// Back to the finest tick (usrsctp is being finished: its last timers should run soon).
+    pub(super) fn fine(&mut self) {
+        self.period = TIMER_TICK;
     }
 }
 
 impl Driver {
     /// Acts on the deadlines that passed: a graceful close that took too long becomes an
-    /// abort; a stream reset usrsctp refused for now is tried again.
+    /// abort; a stream reset or an Add Streams request usrsctp refused for now is tried
+    /// again.
     pub(super) fn check_deadlines(&mut self) {
         if self.timed.is_empty() {
             return;
@@ -72,8 +114,9 @@ impl Driver {
                 continue;
             }
             self.try_resets(id);
+            self.try_adds(id);
             if let Some(e) = self.entries.get(&id) {
-                if e.close_deadline.is_none() && e.resets.is_empty() {
+                if e.close_deadline.is_none() && e.resets.is_empty() && e.adds == (0, 0) {
                     self.timed.remove(&id);
                 }
             }
@@ -88,7 +131,7 @@ mod tests {
     #[test]
     fn the_clock_hands_usrsctp_whole_milliseconds_once_a_tick_has_passed() {
         let t0 = Instant::now();
-        let mut clock = TimerClock::new(t0);
+        let mut clock = TimerClock::new(t0, Duration::from_millis(100));
         assert_eq!(clock.due_in(t0), TIMER_TICK);
         assert_eq!(clock.elapse(t0 + Duration::from_millis(9)), None);
         assert_eq!(
@@ -113,8 +156,59 @@ mod tests {
     #[test]
     fn a_clock_earlier_than_its_start_does_not_move() {
         let t0 = Instant::now() + Duration::from_secs(1);
-        let mut clock = TimerClock::new(t0);
+        let mut clock = TimerClock::new(t0, Duration::from_millis(100));
         assert_eq!(clock.elapse(t0 - Duration::from_millis(500)), None);
         assert_eq!(clock.elapse(t0 + TIMER_TICK), Some(10));
+    }
+
+    #[test]
+    fn the_period_stretches_with_the_cost_of_a_run_and_stays_within_its_bounds() {
+        let t0 = Instant::now();
+        let max = Duration::from_millis(100);
+        let mut clock = TimerClock::new(t0, max);
+        // Cheap runs (a few associations): the finest tick.
+        for _ in 0..32 {
+            clock.record_cost(Duration::from_micros(20));
+        }
+        assert_eq!(clock.period(), TIMER_TICK);
+        // Runs of 1 ms (a few thousand associations): 50 ms, once the average has caught up.
+        for _ in 0..64 {
+            clock.record_cost(Duration::from_millis(1));
+        }
+        let p = clock.period();
+        assert!(
+            p > Duration::from_millis(45) && p <= Duration::from_millis(50),
+            "{p:?}"
+        );
+        // A tick is due one period after the last run, not one `TIMER_TICK`.
+        assert_eq!(clock.elapse(t0 + Duration::from_millis(30)), None);
+        assert!(clock.elapse(t0 + p).is_some());
+        // Runs of 5 ms would ask for 250 ms: capped.
+        for _ in 0..64 {
+            clock.record_cost(Duration::from_millis(5));
+        }
+        assert_eq!(clock.period(), max);
+        // One slow run among cheap ones moves the average by an eighth only: 1 ms counts as
+        // 125 µs, which asks for 6.25 ms, below the finest tick.
+        let mut clock = TimerClock::new(t0, max);
+        clock.record_cost(Duration::from_millis(1));
+        assert_eq!(clock.period(), TIMER_TICK);
+        // Cheap again: back to the finest tick.
+        for _ in 0..64 {
+            clock.record_cost(Duration::ZERO);
+        }
+        assert_eq!(clock.period(), TIMER_TICK);
+        clock.record_cost(Duration::from_secs(10));
+        clock.fine();
+        assert_eq!(clock.period(), TIMER_TICK, "fine() resets the period");
+    }
+
+    #[test]
+    fn the_longest_period_is_never_below_the_finest_tick() {
+        let clock = TimerClock::new(Instant::now(), Duration::from_millis(1));
+        assert_eq!(clock.period(), TIMER_TICK);
+        let mut clock = clock;
+        clock.record_cost(Duration::from_secs(1));
+        assert_eq!(clock.period(), TIMER_TICK);
     }
 }

@@ -20,6 +20,7 @@ unsafe impl Pod for sys::sctp_sendv_spa {}
 unsafe impl Pod for sys::sctp_status {}
 unsafe impl Pod for sys::sctp_initmsg {}
 unsafe impl Pod for sys::sctp_assoc_value {}
+unsafe impl Pod for sys::sctp_add_streams {}
 unsafe impl Pod for sys::sctp_event {}
 unsafe impl Pod for sys::sctp_paddrparams {}
 unsafe impl Pod for sys::sctp_tlv {}

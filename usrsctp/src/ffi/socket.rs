@@ -138,7 +138,9 @@ impl RawSocket {
         self.setsockopt("setsockopt(SCTP_NODELAY)", ipproto, sys::SCTP_NODELAY, &on)?;
         let reset = sys::sctp_assoc_value {
             assoc_id: sys::SCTP_ALL_ASSOC,
-            assoc_value: sys::SCTP_ENABLE_RESET_STREAM_REQ,
+            // Stream resets (data channels close this way) and Add Streams requests
+            // (RFC 6525 §5.1.5, §5.1.6; streams grown on demand).
+            assoc_value: sys::SCTP_ENABLE_RESET_STREAM_REQ | sys::SCTP_ENABLE_CHANGE_ASSOC_REQ,
         };
         self.setsockopt(
             "setsockopt(SCTP_ENABLE_STREAM_RESET)",
@@ -368,6 +370,25 @@ impl RawSocket {
             sys::SCTP_RESET_STREAMS,
             base as *const c_void,
             total,
+        )
+    }
+
+    /// Asks the peer for more streams (RFC 6525): `outbound` more of ours (Add Outgoing
+    /// Streams) and `inbound` more of its, which are our incoming ones (Add Incoming Streams).
+    /// The answer arrives as an `SCTP_STREAM_CHANGE_EVENT`. EALREADY while another request of
+    /// ours is outstanding; EINVAL past 65,535 streams or our `inbound_streams`.
+    pub(crate) fn add_streams(&self, inbound: u16, outbound: u16) -> Result<(), Error> {
+        let add = sys::sctp_add_streams {
+            // One-to-one socket: usrsctp takes its only association whatever the id.
+            sas_assoc_id: 0,
+            sas_instrms: inbound,
+            sas_outstrms: outbound,
+        };
+        self.setsockopt(
+            "setsockopt(SCTP_ADD_STREAMS)",
+            sys::IPPROTO_SCTP,
+            sys::SCTP_ADD_STREAMS,
+            &add,
         )
     }
 

@@ -222,6 +222,12 @@ impl AssocShared {
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire);
     }
 
+    /// The outgoing streams changed (RFC 6525 Add Streams).
+    pub(crate) fn set_outbound_streams(&self, outbound: u16) {
+        self.negotiated_outbound
+            .store(u32::from(outbound), Ordering::Release);
+    }
+
     /// Moves to Closing unless already Closing or Closed. Returns true if it moved.
     pub(crate) fn set_closing(&self) -> bool {
         let mut cur = self.state.load(Ordering::Acquire);

@@ -30,6 +30,15 @@ pub(crate) enum Command {
         id: AssocId,
         streams: Vec<u16>,
     },
+    /// Ask the peer for more streams (RFC 6525 Add Incoming / Outgoing Streams).
+    AddStreams {
+        id: AssocId,
+        inbound: u16,
+        outbound: u16,
+        /// The counts are totals to reach, not streams to add (the data-channel layer's
+        /// requests: asking twice for the same total asks once).
+        at_least: bool,
+    },
     /// The consumer freed receive credit: read the socket again.
     Resume {
         id: AssocId,

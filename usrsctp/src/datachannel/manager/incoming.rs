@@ -6,6 +6,9 @@ use super::super::{
     ChannelData, ChannelEvent, ChannelId, ChannelInfo, ChannelState, Origin, PeerError,
 };
 use super::{Channel, ChannelManager, Transport, RESET_ATTEMPTS};
+
+/// Add Streams requests refused in a row before the channels waiting for them are closed.
+const GROW_REFUSALS: u8 = 3;
 use crate::event::{ppid, Event, MessageId, ResetDirection, ResetOutcome, SendFailure};
 
 impl ChannelManager {
@@ -19,7 +22,17 @@ impl ChannelManager {
                 inbound_streams,
                 ..
             } => {
+                self.stream_counts = (*inbound_streams, *outbound_streams);
                 self.on_connected((*outbound_streams).min(*inbound_streams));
+                true
+            }
+            Event::StreamsChanged {
+                inbound,
+                outbound,
+                outcome,
+                ..
+            } => {
+                self.on_streams_changed(t, *inbound, *outbound, *outcome);
                 true
             }
             Event::Message { message, .. } => {
@@ -89,6 +102,7 @@ impl ChannelManager {
                         channel: ChannelId(stream),
                     });
                 }
+                self.awaiting_streams.clear();
                 self.queue.clear();
                 self.queued_bytes = 0;
                 self.blocked.clear();
@@ -157,6 +171,87 @@ impl ChannelManager {
                 });
                 continue;
             }
+            c.info.state = ChannelState::Open;
+            self.events.push_back(ChannelEvent::Opened {
+                channel: ChannelId(stream),
+                info: c.info.clone(),
+            });
+        }
+    }
+
+    /// The association's stream counts changed (either side's Add Streams), or our request
+    /// was answered: channels waiting for streams now below the limit open (their DCEP OPEN
+    /// goes out); those still past it ask again.
+    ///
+    /// A refusal is not final: when both sides ask at once, usrsctp answers each request with
+    /// "in progress", which its notification reports as denied or failed. The DTLS client asks
+    /// again at once; the server waits for the next stream change (the client's request
+    /// landing), so the two do not cross again. After `GROW_REFUSALS` refusals in a row the
+    /// waiting channels are closed.
+    fn on_streams_changed(
+        &mut self,
+        t: &dyn Transport,
+        inbound: u16,
+        outbound: u16,
+        outcome: ResetOutcome,
+    ) {
+        self.stream_counts = (inbound, outbound);
+        let limit = inbound.min(outbound);
+        self.stream_limit = Some(limit);
+        let ours = std::mem::replace(&mut self.growing, false);
+        let deferred = std::mem::replace(&mut self.grow_deferred, false);
+        let refused = ours && outcome != ResetOutcome::Performed;
+        if refused {
+            self.grow_refusals += 1;
+        } else if ours {
+            self.grow_refusals = 0;
+        }
+        let waiting: Vec<u16> = self.awaiting_streams.iter().copied().collect();
+        for stream in waiting {
+            if stream < limit {
+                self.awaiting_streams.remove(&stream);
+                self.open_awaited(t, stream);
+                continue;
+            }
+            let give_up = self.grow_refusals >= GROW_REFUSALS;
+            if !give_up && refused && self.role == super::super::DtlsRole::Server && !deferred {
+                self.grow_deferred = true;
+                continue;
+            }
+            if give_up || self.request_streams(t, stream).is_err() {
+                tracing::warn!(assoc = %self.assoc, stream, limit, ?outcome, "the peer did not add the streams a channel needs; closed");
+                self.awaiting_streams.remove(&stream);
+                self.channels.remove(&stream);
+                self.events.push_back(ChannelEvent::Closed {
+                    channel: ChannelId(stream),
+                });
+            }
+        }
+    }
+
+    /// A channel whose stream has just been added: its DCEP OPEN (unless negotiated), then
+    /// `Opened`.
+    fn open_awaited(&mut self, t: &dyn Transport, stream: u16) {
+        let Some(c) = self.channels.get(&stream) else {
+            return;
+        };
+        if !c.info.negotiated {
+            let open = DcepMessage::Open(super::super::dcep::DataChannelOpen {
+                channel_type: c.info.channel_type,
+                priority: c.info.priority,
+                label: c.info.label.clone(),
+                protocol: c.info.protocol.clone(),
+            });
+            if let Err(error) = self.send_dcep(t, stream, &open) {
+                tracing::warn!(assoc = %self.assoc, stream, %error, "could not send the OPEN of a channel; closed");
+                self.channels.remove(&stream);
+                self.events.push_back(ChannelEvent::Closed {
+                    channel: ChannelId(stream),
+                });
+                return;
+            }
+        }
+        if let Some(c) = self.channels.get_mut(&stream) {
             c.info.state = ChannelState::Open;
             self.events.push_back(ChannelEvent::Opened {
                 channel: ChannelId(stream),

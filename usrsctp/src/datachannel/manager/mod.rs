@@ -34,6 +34,8 @@ pub(crate) trait Transport {
         options: SendOptions,
     ) -> Result<MessageId, Error>;
     fn reset_streams(&self, streams: &[u16]) -> Result<(), Error>;
+    /// Asks for streams until there are at least this many each way (idempotent).
+    fn grow_streams_to(&self, inbound: u16, outbound: u16) -> Result<(), Error>;
     fn buffered_amount(&self) -> usize;
     fn max_message_size(&self) -> usize;
     fn configured_streams(&self) -> u16;
@@ -54,6 +56,9 @@ impl Transport for Association {
     }
     fn reset_streams(&self, streams: &[u16]) -> Result<(), Error> {
         Association::reset_streams(self, streams)
+    }
+    fn grow_streams_to(&self, inbound: u16, outbound: u16) -> Result<(), Error> {
+        Association::grow_streams_to(self, inbound, outbound)
     }
     fn buffered_amount(&self) -> usize {
         Association::buffered_amount(self)
@@ -167,8 +172,20 @@ pub struct ChannelManager {
     remote_max_message_size: usize,
     connected: bool,
     closed: bool,
-    /// Streams usable in both directions (negotiated at `Connected`; configured before).
+    /// Streams usable in both directions (negotiated at `Connected`, grown by
+    /// `StreamsChanged`; configured before).
     stream_limit: Option<u16>,
+    /// The association's (incoming, outgoing) stream counts, as last reported.
+    stream_counts: (u16, u16),
+    /// An Add Streams request of ours is outstanding.
+    growing: bool,
+    /// Our Add Streams requests refused in a row (see `on_streams_changed`).
+    grow_refusals: u8,
+    /// A refused request waits for the next stream change to be made again (DTLS server).
+    grow_deferred: bool,
+    /// Local channels on ids at or above `stream_limit`: opened, waiting for the streams their
+    /// id needs (their DCEP OPEN goes out when `StreamsChanged` brings them).
+    awaiting_streams: BTreeSet<u16>,
     channels: BTreeMap<u16, Channel>,
     /// Stream ids whose reset never completed: never handed out again.
     retired: BTreeSet<u16>,
@@ -212,6 +229,11 @@ impl ChannelManager {
             connected: false,
             closed: false,
             stream_limit: None,
+            stream_counts: (0, 0),
+            growing: false,
+            grow_refusals: 0,
+            grow_deferred: false,
+            awaiting_streams: BTreeSet::new(),
             channels: BTreeMap::new(),
             retired: BTreeSet::new(),
             refusing: BTreeSet::new(),
@@ -385,6 +407,31 @@ impl ChannelManager {
         self.stream_limit.unwrap_or_else(|| t.configured_streams())
     }
 
+    /// Whether a channel on `stream` can wait for Add Streams to bring its stream: only once
+    /// the association is up (before, the handshake's counts are not known), and within the
+    /// 65,535 streams SCTP has.
+    pub(crate) fn can_grow_to(&self, stream: u16) -> bool {
+        self.connected && stream < u16::MAX
+    }
+
+    /// Asks the peer for streams up to `stream` in both directions (RFC 6525 Add Streams),
+    /// unless a request is outstanding (the next `StreamsChanged` asks again if still short).
+    /// Grows at least to double the current limit, so that opening channels one by one does
+    /// not cost a request each. The request names totals, so asking again after a change that
+    /// was not the answer to ours (the peer's own request) asks for nothing twice.
+    fn request_streams(&mut self, t: &dyn Transport, stream: u16) -> Result<(), Error> {
+        if self.growing {
+            return Ok(());
+        }
+        let limit = self.stream_limit.unwrap_or(0);
+        let target = u32::from(stream) + 1;
+        let target = target.max((2 * u32::from(limit)).min(u32::from(u16::MAX))) as u16;
+        let (inbound, outbound) = self.stream_counts;
+        t.grow_streams_to(inbound.max(target), outbound.max(target))?;
+        self.growing = true;
+        Ok(())
+    }
+
     /// Drops from our record of the association's queue the messages SCTP has taken (or that
     /// failed), charges them off their channels, and reports the channels whose buffered amount
     /// fell to their threshold.
@@ -540,7 +587,7 @@ impl ChannelManager {
         let limit = self.limit(t);
         let stream = match init.negotiated {
             Some(stream) => {
-                if stream >= limit {
+                if stream >= limit && !self.can_grow_to(stream) {
                     return Err(ChannelError::StreamOutOfRange { stream, limit });
                 }
                 if self.channels.contains_key(&stream)
@@ -551,15 +598,26 @@ impl ChannelManager {
                 }
                 stream
             }
-            None => (self.role.parity()..limit)
+            // The lowest free id of our parity; past the streams we have, one that Add Streams
+            // can bring.
+            None => (self.role.parity()..u16::MAX)
                 .step_by(2)
                 .find(|s| {
                     !self.channels.contains_key(s)
                         && !self.retired.contains(s)
                         && !self.refusing.contains(s)
                 })
+                .filter(|&s| s < limit || self.can_grow_to(s))
                 .ok_or(ChannelError::NoFreeStream { limit })?,
         };
+        let awaiting = stream >= limit;
+        if awaiting {
+            self.request_streams(t, stream)
+                .map_err(|source| ChannelError::Sctp {
+                    channel: ChannelId(stream),
+                    source,
+                })?;
+        }
         let negotiated = init.negotiated.is_some();
         let open = DataChannelOpen {
             channel_type: init.channel_type,
@@ -575,7 +633,7 @@ impl ChannelManager {
             priority: open.priority,
             negotiated,
             origin: Origin::Local,
-            state: if self.connected {
+            state: if self.connected && !awaiting {
                 ChannelState::Open
             } else {
                 ChannelState::Connecting
@@ -586,6 +644,10 @@ impl ChannelManager {
         self.next_generation += 1;
         self.channels
             .insert(stream, Channel::new(info.clone(), generation));
+        if awaiting {
+            self.awaiting_streams.insert(stream);
+            return Ok(ChannelId(stream));
+        }
         if !negotiated {
             if let Err(e) = self.send_dcep(t, stream, &DcepMessage::Open(open)) {
                 self.channels.remove(&stream);
@@ -614,7 +676,7 @@ impl ChannelManager {
             .channels
             .get(&channel.0)
             .ok_or(ChannelError::UnknownChannel { channel })?;
-        if c.info.state == ChannelState::Closing {
+        if c.info.state == ChannelState::Closing || self.awaiting_streams.contains(&channel.0) {
             return Err(ChannelError::NotOpen {
                 channel,
                 state: c.info.state,
@@ -699,6 +761,8 @@ mod tests {
         resets: RefCell<Vec<u16>>,
         buffered: Cell<usize>,
         refuse_sends: Cell<bool>,
+        /// Stream totals asked for: (inbound, outbound).
+        adds: RefCell<Vec<(u16, u16)>>,
         /// The id of the last message accepted (ids start at 1, as the association's do).
         last_id: Cell<u32>,
     }
@@ -730,6 +794,10 @@ mod tests {
         }
         fn reset_streams(&self, streams: &[u16]) -> Result<(), Error> {
             self.resets.borrow_mut().extend_from_slice(streams);
+            Ok(())
+        }
+        fn grow_streams_to(&self, inbound: u16, outbound: u16) -> Result<(), Error> {
+            self.adds.borrow_mut().push((inbound, outbound));
             Ok(())
         }
         fn buffered_amount(&self) -> usize {
@@ -828,10 +896,12 @@ mod tests {
         for _ in 3..8 {
             server.open(&t, ChannelInit::reliable("more")).unwrap();
         }
-        assert!(matches!(
-            server.open(&t, ChannelInit::reliable("one too many")),
-            Err(ChannelError::NoFreeStream { limit: 16 })
-        ));
+        // The ninth waits for more streams (Add Streams), on the next odd id.
+        assert_eq!(
+            server.open(&t, ChannelInit::reliable("ninth")).unwrap(),
+            ChannelId(17)
+        );
+        assert_eq!(*t.adds.borrow(), [(32, 32)]);
     }
 
     #[test]
@@ -954,6 +1024,163 @@ mod tests {
             })]
         ));
         assert_eq!(*t.resets.borrow(), [2]);
+    }
+
+    /// Opens `n` in-band channels "c0", "c1", … and takes the events.
+    fn open_many(t: &Recorder, m: &mut ChannelManager, n: usize) -> Vec<ChannelId> {
+        let ids = (0..n)
+            .map(|i| m.open(t, ChannelInit::reliable(format!("c{i}"))).unwrap())
+            .collect();
+        events(m);
+        ids
+    }
+
+    #[test]
+    fn a_channel_past_the_stream_limit_waits_for_add_streams_then_opens() {
+        // 16 streams each way: a client has the even ids 0..=14, eight channels.
+        let (t, mut m) = connected(DtlsRole::Client);
+        open_many(&t, &mut m, 8);
+        assert!(t.adds.borrow().is_empty());
+        let sent_before = t.sent.borrow().len();
+        let ninth = m.open(&t, ChannelInit::reliable("ninth")).unwrap();
+        assert_eq!(ninth, ChannelId(16));
+        // Streams asked for both ways, up to double the limit; nothing sent on 16 yet.
+        assert_eq!(*t.adds.borrow(), [(32, 32)]);
+        assert_eq!(t.sent.borrow().len(), sent_before);
+        assert_eq!(m.channel(ninth).unwrap().state, ChannelState::Connecting);
+        assert!(
+            events(&mut m).is_empty(),
+            "no Opened before the streams exist"
+        );
+        assert!(matches!(
+            m.send_user(&t, ninth, ppid::BINARY, vec![1]),
+            Err(ChannelError::NotOpen { .. })
+        ));
+        // A tenth while the request is outstanding asks nothing more.
+        let tenth = m.open(&t, ChannelInit::reliable("tenth")).unwrap();
+        assert_eq!(tenth, ChannelId(18));
+        assert_eq!(t.adds.borrow().len(), 1);
+        changed(&mut m, &t, (32, 32), ResetOutcome::Performed);
+        // Both OPENs go out, in id order, and both channels open.
+        let sent = t.sent.borrow();
+        let opens: Vec<u16> = sent[sent_before..]
+            .iter()
+            .filter(|s| s.1 == ppid::DCEP)
+            .map(|s| s.0)
+            .collect();
+        assert_eq!(opens, [16, 18]);
+        drop(sent);
+        let opened: Vec<ChannelId> = events(&mut m)
+            .into_iter()
+            .filter_map(|e| match e {
+                ChannelEvent::Opened { channel, .. } => Some(channel),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(opened, [ninth, tenth]);
+        assert!(m.send_user(&t, ninth, ppid::BINARY, vec![1]).is_ok());
+    }
+
+    /// The association reports its stream counts (incoming, outgoing) changed.
+    fn changed(m: &mut ChannelManager, t: &Recorder, counts: (u16, u16), outcome: ResetOutcome) {
+        m.handle(
+            t,
+            &Event::StreamsChanged {
+                assoc: ASSOC,
+                inbound: counts.0,
+                outbound: counts.1,
+                outcome,
+            },
+        );
+    }
+
+    /// Our request was refused; the counts stay at 16.
+    fn refused(m: &mut ChannelManager, t: &Recorder) {
+        changed(m, t, (16, 16), ResetOutcome::Denied);
+    }
+
+    #[test]
+    fn a_client_asks_again_after_a_refusal_and_gives_up_after_three() {
+        let (t, mut m) = connected(DtlsRole::Client);
+        open_many(&t, &mut m, 8);
+        let ninth = m.open(&t, ChannelInit::reliable("ninth")).unwrap();
+        let far = m
+            .open(&t, ChannelInit::reliable("far").negotiated(40_000))
+            .unwrap();
+        // A refusal may be a crossing request of the peer's ("in progress"): asked again.
+        for asked in 2..=3 {
+            refused(&mut m, &t);
+            assert!(events(&mut m).is_empty());
+            assert_eq!(t.adds.borrow().len(), asked);
+        }
+        refused(&mut m, &t);
+        assert_eq!(t.adds.borrow().len(), 3);
+        assert_eq!(
+            events(&mut m),
+            [
+                ChannelEvent::Closed { channel: ninth },
+                ChannelEvent::Closed { channel: far }
+            ]
+        );
+        assert!(m.channel(ninth).is_none() && m.channel(far).is_none());
+        // The id is free again; the next open asks again.
+        assert_eq!(m.open(&t, ChannelInit::reliable("again")).unwrap(), ninth);
+        assert_eq!(t.adds.borrow().len(), 4);
+    }
+
+    #[test]
+    fn a_server_asks_again_only_after_the_next_stream_change() {
+        let (t, mut m) = connected(DtlsRole::Server);
+        let far = m
+            .open(&t, ChannelInit::reliable("far").negotiated(100))
+            .unwrap();
+        assert_eq!(t.adds.borrow().len(), 1);
+        // Refused (both sides asked at once): the server waits, so the two do not cross again.
+        refused(&mut m, &t);
+        assert_eq!(t.adds.borrow().len(), 1);
+        // The client's request lands (streams grown to 64, short of 100): now it asks again.
+        changed(&mut m, &t, (64, 64), ResetOutcome::Performed);
+        assert_eq!(t.adds.borrow().len(), 2);
+        changed(&mut m, &t, (128, 128), ResetOutcome::Performed);
+        assert!(matches!(
+            events(&mut m)[..],
+            [ChannelEvent::Opened { channel, .. }] if channel == far
+        ));
+    }
+
+    #[test]
+    fn a_grant_short_of_a_waiting_channel_asks_again() {
+        let (t, mut m) = connected(DtlsRole::Client);
+        let far = m
+            .open(&t, ChannelInit::reliable("far").negotiated(100))
+            .unwrap();
+        assert_eq!(*t.adds.borrow(), [(101, 101)], "up to id 100 both ways");
+        // The peer grew only to 64 (say another request of its own crossed ours).
+        changed(&mut m, &t, (64, 64), ResetOutcome::Performed);
+        assert!(events(&mut m).is_empty());
+        // Asked again, up to double the new limit.
+        assert_eq!(t.adds.borrow()[1], (128, 128));
+        changed(&mut m, &t, (128, 128), ResetOutcome::Performed);
+        assert!(matches!(
+            events(&mut m)[..],
+            [ChannelEvent::Opened { channel, .. }] if channel == far
+        ));
+    }
+
+    #[test]
+    fn no_stream_is_asked_for_before_the_handshake_or_past_65535() {
+        let t = Recorder::default();
+        let mut m = ChannelManager::for_transport(&t, DtlsRole::Client);
+        assert!(matches!(
+            m.open(&t, ChannelInit::reliable("x").negotiated(16)),
+            Err(ChannelError::StreamOutOfRange { stream: 16, .. })
+        ));
+        let (t, mut m) = connected(DtlsRole::Client);
+        assert!(matches!(
+            m.open(&t, ChannelInit::reliable("x").negotiated(u16::MAX)),
+            Err(ChannelError::StreamOutOfRange { .. })
+        ));
+        assert!(t.adds.borrow().is_empty());
     }
 
     #[test]
@@ -1176,13 +1403,13 @@ mod tests {
         assert!(
             matches!(&events(&mut m)[..], [ChannelEvent::Opened { channel, .. }] if *channel == ch)
         );
-        assert!(matches!(
-            m.open(&t, ChannelInit::reliable("n").negotiated(9)),
-            Err(ChannelError::StreamOutOfRange {
-                stream: 9,
-                limit: 8
-            })
-        ));
+        // Past the 8 streams usable both ways, once connected: streams are asked for (totals
+        // of double the limit each way; the outgoing 16 already suffice); the channel waits.
+        let nine = m
+            .open(&t, ChannelInit::reliable("n").negotiated(9))
+            .unwrap();
+        assert_eq!(*t.adds.borrow(), [(16, 16)]);
+        assert_eq!(m.channel(nine).unwrap().state, ChannelState::Connecting);
     }
 
     #[test]
