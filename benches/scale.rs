@@ -27,7 +27,10 @@
 //!   `idle_cpu_pct_empty` the stack thread with no association (its 10 ms timer tick).
 //! - `rss_start_kb` (stack and workers running, no association), `rss_at_max_kb`,
 //!   `rss_per_association_kb` = (at max − start) / N, `rss_after_close_kb` (every association
-//!   closed gracefully, workers gone, the stack shut down; no `malloc_trim`).
+//!   closed gracefully, workers gone, the stack shut down; no `malloc_trim`);
+//!   `heap_{in_use,free}_after_close_kb` split glibc's heap at that point (`mallinfo2`: bytes
+//!   still allocated, and bytes freed but kept in its arenas), and `rss_after_trim_kb` is RSS
+//!   after `malloc_trim(0)` (measured last: nothing before it is trimmed).
 //! - `per_packet_us_{empty,at_max}`: one extra pair on the main thread sends `SCALE_MESSAGES`
 //!   messages of 64 B one at a time (each one waits for its arrival), in 5 rounds after 200
 //!   uncounted: the best round's wall time per message, alone and with N idle neighbours
@@ -357,6 +360,15 @@ fn main() {
     drop(stack);
     assert!(Stack::running().is_none(), "the stack is still running");
     let rss_after_close_kb = rss_kb();
+    // Where that memory is: still allocated, or free but kept by glibc in its arenas.
+    // SAFETY: mallinfo2 only reads the allocator's statistics.
+    let heap = unsafe { libc::mallinfo2() };
+    let heap_in_use_after_close_kb = heap.uordblks / 1024;
+    let heap_free_after_close_kb = heap.fordblks / 1024;
+    // And what is left once glibc is told to give its free pages back.
+    // SAFETY: malloc_trim only releases memory the allocator holds free.
+    unsafe { libc::malloc_trim(0) };
+    let rss_after_trim_kb = rss_kb();
 
     let rss_per_association_kb = rss_at_max_kb.saturating_sub(rss_start_kb) as f64 / n as f64;
     eprintln!(
@@ -387,6 +399,15 @@ fn main() {
         ("rss_at_max_kb", rss_at_max_kb.to_string()),
         ("rss_per_association_kb", num(rss_per_association_kb, 1)),
         ("rss_after_close_kb", rss_after_close_kb.to_string()),
+        (
+            "heap_in_use_after_close_kb",
+            heap_in_use_after_close_kb.to_string(),
+        ),
+        (
+            "heap_free_after_close_kb",
+            heap_free_after_close_kb.to_string(),
+        ),
+        ("rss_after_trim_kb", rss_after_trim_kb.to_string()),
         ("per_packet_us_empty", num(per_packet_us_empty, 2)),
         ("per_packet_us_at_max", num(per_packet_us_at_max, 2)),
         (

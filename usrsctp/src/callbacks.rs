@@ -19,7 +19,7 @@ use crate::shared::routes::with_route;
 
 /// A packet usrsctp wants on the wire: to the owner's mailbox. Returns 0 if posted, -1 if the
 /// association is gone (usrsctp then counts a send error; nothing else happens).
-fn output(id: u64, packet: Vec<u8>) -> c_int {
+fn output(id: u64, mut packet: Vec<u8>) -> c_int {
     bump(&COUNTERS.output_callbacks);
     let len = packet.len() as u64;
     let posted = with_route(id, |r| {
@@ -28,6 +28,8 @@ fn output(id: u64, packet: Vec<u8>) -> c_int {
         if r.shared.state() == AssociationState::Closed {
             return false;
         }
+        // The socket's port inside usrsctp is not the one on the wire (`driver::ports`).
+        crate::packet::ports::to_wire(&mut packet, r.shared.config.local_port);
         r.shared.output_seen(&packet);
         r.mailbox.post_event(Event::Transmit {
             assoc: AssocId(id),
@@ -194,8 +196,10 @@ mod tests {
         // SAFETY: a valid buffer of the stated length.
         let rc = unsafe { on_output(id_to_addr(id), bytes.as_mut_ptr().cast(), bytes.len(), 0, 0) };
         assert_eq!(rc, 0);
-        // The checksum is filled in by the time the worker has it (CRC32c offload is on).
+        // The source port is the configured one (5000 = 0x1388), whatever usrsctp's socket is
+        // bound to; the checksum is filled in by the time the worker has it (CRC32c offload).
         let mut expected = b"sctp-packet!".to_vec();
+        expected[..2].copy_from_slice(&[0x13, 0x88]);
         fill_checksum(&mut expected);
         assert!(checksum_ok(&expected));
         assert_eq!(

@@ -92,21 +92,25 @@ impl Driver {
         }
         let cfg = &shared.config;
         let raw = RawSocket::open(id, callbacks::on_upcall)?;
+        let inner_port = self.ports.take();
         let setup = raw
             .configure(cfg, self.config.heartbeat_interval_ms)
             .and_then(|()| {
                 ffi::register_address(id);
-                raw.bind(cfg.local_port)?;
+                raw.bind(inner_port.unwrap_or(cfg.local_port))?;
                 raw.connect(cfg.remote_port)
             });
         if let Err(e) = setup {
             raw.close();
             ffi::deregister_address(id);
+            if let Some(port) = inner_port {
+                self.ports.put(port);
+            }
             return Err(e);
         }
         let inbound = Reassembly::new(shared.config.max_message_size);
         bump(&COUNTERS.associations_opened);
-        debug!(assoc = %id, local_port = cfg.local_port, remote_port = cfg.remote_port, "association connecting");
+        debug!(assoc = %id, local_port = cfg.local_port, remote_port = cfg.remote_port, ?inner_port, "association connecting");
         self.entries.insert(
             id,
             Entry {
@@ -119,6 +123,7 @@ impl Driver {
                 close_deadline: None,
                 shutdown_sent: false,
                 resets: PendingResets::default(),
+                inner_port,
                 adds: (0, 0),
                 outputs_at_last_scan: 0,
                 aborting: None,
@@ -281,6 +286,9 @@ impl Driver {
         // now still reaches the owner's wire; callbacks after this are late and dropped.
         e.raw.close();
         ffi::deregister_address(id);
+        if let Some(port) = e.inner_port {
+            self.ports.put(port);
+        }
         e.shared.set_closed();
         if notify {
             e.mailbox.post_event(Event::Closed { assoc: id, reason });

@@ -29,6 +29,7 @@
 
 mod lifecycle;
 mod notify;
+mod ports;
 mod probe;
 mod receive;
 mod send;
@@ -83,6 +84,9 @@ struct Entry {
     shutdown_sent: bool,
     /// Outgoing stream resets waiting for the queue to drain or for usrsctp to accept them.
     resets: PendingResets,
+    /// The port its socket is bound to inside usrsctp (`ports`); `None`: the configured
+    /// `local_port`, shared (all 65,535 in use).
+    inner_port: Option<u16>,
     /// Stream totals (incoming, outgoing) to ask the peer for, waiting for usrsctp to accept
     /// the request (one RFC 6525 request may be outstanding at a time); (0, 0): none.
     adds: (u16, u16),
@@ -134,6 +138,8 @@ pub(crate) struct Driver {
     timers: TimerClock,
     /// A graceful shutdown under way (`Stack::shutdown_graceful`).
     drain: Option<lifecycle::Drain>,
+    /// The ports sockets are bound to inside usrsctp.
+    ports: ports::PortPool,
 }
 
 /// The stack thread's body. `own` is a sender of the thread's own command channel: it
@@ -174,6 +180,7 @@ pub(crate) fn run(
         next_probe_scan: Instant::now(),
         timers,
         drain: None,
+        ports: ports::PortPool::default(),
     };
     // A panic here is a bug of ours; it must not leave every association hanging and usrsctp
     // initialised. It is caught, the stack is marked failed, and the teardown runs as for a

@@ -129,9 +129,12 @@ impl Driver {
             let Some(e) = self.entries.get_mut(&id) else {
                 return;
             };
-            let Some(packet) = e.backlog.next(&mut fed) else {
+            let Some(mut packet) = e.backlog.next(&mut fed) else {
                 break;
             };
+            if let Some(inner) = e.inner_port {
+                crate::packet::ports::to_inner(&mut packet, e.shared.config.local_port, inner);
+            }
             // The peer's ABORT makes usrsctp report every message it holds, right inside this
             // conninput: make room for the reports first.
             if crate::packet::has_chunk(&packet, crate::packet::CHUNK_ABORT) {

@@ -3,10 +3,12 @@
 //!
 //! - [`checksum`]: CRC32c, filled in and verified by us (usrsctp runs with checksum offload);
 //! - [`validate`]: the structural check of incoming packets that guards usrsctp 0.9.5.0;
+//! - [`ports`]: the source and destination ports, rewritten between wire and usrsctp;
 //! - chunk walking here ([`has_data`]), used by the output callback to keep the stall probe's
 //!   seed.
 
 pub(crate) mod checksum;
+pub(crate) mod ports;
 pub(crate) mod validate;
 
 /// SCTP common header length.
