@@ -52,11 +52,23 @@ const SOURCES: &[&str] = &[
 /// Our own patches to usrsctp (`vendor/patches/`, applied by `vendor/fetch.sh`): name, the file
 /// (relative to `usrsctplib`) the patch changes, and a marker comment it adds there. A source tree
 /// carries a patch when that file holds the marker; `usrsctp_sys::patches()` lists those compiled in.
-const OUR_PATCHES: &[(&str, &str, &str)] = &[(
-    "pending-reset-after-cum-ack",
-    "netinet/sctp_indata.c",
-    "usrsctp-rs patch pending-reset-after-cum-ack",
-)];
+const OUR_PATCHES: &[(&str, &str, &str)] = &[
+    (
+        "pending-reset-after-cum-ack",
+        "netinet/sctp_indata.c",
+        "usrsctp-rs patch pending-reset-after-cum-ack",
+    ),
+    (
+        "callout-wheel",
+        "netinet/sctp_callout.c",
+        "usrsctp-rs patch callout-wheel",
+    ),
+    (
+        "vrf-addr-hash",
+        "netinet/sctp_os_userspace.h",
+        "usrsctp-rs patch vrf-addr-hash",
+    ),
+];
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(usrsctp_vendored)");
