@@ -188,7 +188,7 @@ fn setsockopt<T>(sock: *mut sys::socket, level: c_int, name: c_int, value: &T) {
 }
 
 /// A non-blocking one-to-one AF_CONN socket with the wrapper's per-association options
-/// (RECVRCVINFO, NODELAY, 1024 streams each way, MTU 1200 without PMTUD), bound to
+/// (RECVRCVINFO, NODELAY, the default stream counts, MTU 1200 without PMTUD), bound to
 /// (PORT, token) and connecting (simultaneous open).
 fn open_socket(token: usize) -> *mut sys::socket {
     let cfg = usrsctp::AssociationConfig::default();

@@ -13,7 +13,7 @@ use crate::ffi;
 /// (usrsctp's own timer thread, which the crate does not start, ticks every 10 ms too).
 pub(super) const TIMER_TICK: Duration = Duration::from_millis(10);
 
-/// Each tick may cost at most 1/`TICK_BUDGET` of the thread's time: a tick whose run took
+/// Each tick's walk may cost at most 1/`TICK_BUDGET` of the thread's time: a walk that takes
 /// longer stretches the period (up to `StackConfig::max_timer_tick_ms`).
 ///
 /// Why: usrsctp's `sctp_handle_tick` walks *every* armed timer on each call, due or not, and
@@ -23,6 +23,11 @@ pub(super) const TIMER_TICK: Duration = Duration::from_millis(10);
 /// fire at most one period late.
 const TICK_BUDGET: u32 = 50;
 
+/// The walk's cost is taken as the cheapest of the last `COST_WINDOW` runs: a run also does
+/// the work of the timers that fell due (a delayed SACK sent, a retransmission), which says
+/// nothing about the walk and must not stretch the tick of a busy association.
+const COST_WINDOW: usize = 16;
+
 /// usrsctp's clock, advanced by the stack thread, and the period it is advanced at.
 pub(super) struct TimerClock {
     /// The moment up to which usrsctp's timers have been run.
@@ -31,8 +36,10 @@ pub(super) struct TimerClock {
     period: Duration,
     /// The longest period (`StackConfig::max_timer_tick_ms`).
     max: Duration,
-    /// A moving average of what one run of usrsctp's timers costs.
-    cost: Duration,
+    /// What the last `COST_WINDOW` runs of usrsctp's timers cost (a ring).
+    costs: [Duration; COST_WINDOW],
+    /// Runs recorded so far (the ring's next slot is `runs % COST_WINDOW`).
+    runs: usize,
 }
 
 impl TimerClock {
@@ -41,7 +48,8 @@ impl TimerClock {
             at: now,
             period: TIMER_TICK,
             max: max.max(TIMER_TICK),
-            cost: Duration::ZERO,
+            costs: [Duration::ZERO; COST_WINDOW],
+            runs: 0,
         }
     }
 
@@ -68,12 +76,18 @@ impl TimerClock {
         Some(ms)
     }
 
-    /// Takes the cost of one run of usrsctp's timers into the average (weight 1/8) and sets
-    /// the period from it: the finest tick while a run costs under 1/`TICK_BUDGET` of it,
-    /// longer as runs grow, never past `max`.
+    /// Records the cost of one run of usrsctp's timers and sets the period from the cheapest
+    /// of the last `COST_WINDOW` (zero until that many were recorded): the finest tick while
+    /// a run costs under 1/`TICK_BUDGET` of it, longer as runs grow, never past `max`.
     pub(super) fn record_cost(&mut self, run: Duration) {
-        self.cost = (self.cost * 7 + run) / 8;
-        self.period = (self.cost * TICK_BUDGET).clamp(TIMER_TICK, self.max);
+        self.costs[self.runs % COST_WINDOW] = run;
+        self.runs += 1;
+        let floor = if self.runs < COST_WINDOW {
+            Duration::ZERO
+        } else {
+            self.costs.iter().copied().min().unwrap_or(Duration::ZERO)
+        };
+        self.period = (floor * TICK_BUDGET).clamp(TIMER_TICK, self.max);
     }
 
     /// Runs usrsctp's timers that fell due since the last call, and adapts the period to what
@@ -171,36 +185,51 @@ mod tests {
             clock.record_cost(Duration::from_micros(20));
         }
         assert_eq!(clock.period(), TIMER_TICK);
-        // Runs of 1 ms (a few thousand associations): 50 ms, once the average has caught up.
-        for _ in 0..64 {
+        // Runs of 1 ms (a few thousand associations): 50 ms, once a whole window is that slow.
+        for _ in 0..COST_WINDOW - 1 {
             clock.record_cost(Duration::from_millis(1));
         }
-        let p = clock.period();
-        assert!(
-            p > Duration::from_millis(45) && p <= Duration::from_millis(50),
-            "{p:?}"
+        assert_eq!(
+            clock.period(),
+            TIMER_TICK,
+            "one cheap run left in the window"
         );
+        clock.record_cost(Duration::from_millis(1));
+        assert_eq!(clock.period(), Duration::from_millis(50));
         // A tick is due one period after the last run, not one `TIMER_TICK`.
         assert_eq!(clock.elapse(t0 + Duration::from_millis(30)), None);
-        assert!(clock.elapse(t0 + p).is_some());
+        assert!(clock.elapse(t0 + Duration::from_millis(50)).is_some());
         // Runs of 5 ms would ask for 250 ms: capped.
-        for _ in 0..64 {
+        for _ in 0..COST_WINDOW {
             clock.record_cost(Duration::from_millis(5));
         }
         assert_eq!(clock.period(), max);
-        // One slow run among cheap ones moves the average by an eighth only: 1 ms counts as
-        // 125 µs, which asks for 6.25 ms, below the finest tick.
-        let mut clock = TimerClock::new(t0, max);
-        clock.record_cost(Duration::from_millis(1));
+        // Cheap again: one cheap run brings the finest tick back.
+        clock.record_cost(Duration::from_micros(20));
         assert_eq!(clock.period(), TIMER_TICK);
-        // Cheap again: back to the finest tick.
-        for _ in 0..64 {
-            clock.record_cost(Duration::ZERO);
-        }
-        assert_eq!(clock.period(), TIMER_TICK);
-        clock.record_cost(Duration::from_secs(10));
         clock.fine();
         assert_eq!(clock.period(), TIMER_TICK, "fine() resets the period");
+    }
+
+    #[test]
+    fn runs_that_did_timer_work_do_not_stretch_the_tick() {
+        // A busy association: most runs cheap, some sending SACKs or retransmissions.
+        let mut clock = TimerClock::new(Instant::now(), Duration::from_millis(100));
+        for i in 0..200 {
+            let run = if i % 4 == 0 {
+                Duration::from_millis(2)
+            } else {
+                Duration::from_micros(30)
+            };
+            clock.record_cost(run);
+            assert_eq!(clock.period(), TIMER_TICK, "run {i}");
+        }
+        // Too few runs recorded yet: the finest tick, however slow they were.
+        let mut clock = TimerClock::new(Instant::now(), Duration::from_millis(100));
+        for _ in 0..COST_WINDOW - 1 {
+            clock.record_cost(Duration::from_secs(1));
+        }
+        assert_eq!(clock.period(), TIMER_TICK);
     }
 
     #[test]
@@ -208,7 +237,9 @@ mod tests {
         let clock = TimerClock::new(Instant::now(), Duration::from_millis(1));
         assert_eq!(clock.period(), TIMER_TICK);
         let mut clock = clock;
-        clock.record_cost(Duration::from_secs(1));
+        for _ in 0..COST_WINDOW {
+            clock.record_cost(Duration::from_secs(1));
+        }
         assert_eq!(clock.period(), TIMER_TICK);
     }
 }
