@@ -27,7 +27,8 @@
 //!   `idle_cpu_pct_empty` the stack thread with no association (its 10 ms timer tick).
 //! - `rss_start_kb` (stack and workers running, no association), `rss_at_max_kb`,
 //!   `rss_per_association_kb` = (at max − start) / N, `rss_after_close_kb` (every association
-//!   closed gracefully, workers gone, the stack shut down; no `malloc_trim`);
+//!   closed gracefully, workers gone, the stack shut down: the stack thread has called
+//!   `malloc_trim` once on its way out, the bench has not);
 //!   `heap_{in_use,free}_after_close_kb` split glibc's heap at that point (`mallinfo2`: bytes
 //!   still allocated, and bytes freed but kept in its arenas), and `rss_after_trim_kb` is RSS
 //!   after `malloc_trim(0)` (measured last: nothing before it is trimmed).

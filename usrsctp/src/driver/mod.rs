@@ -214,10 +214,14 @@ pub(crate) fn run(
         warn!("usrsctp_finish kept failing; usrsctp stays initialised for the life of the process");
     }
     debug!("usrsctp stack thread stopped");
+    driver.drain_ended();
+    drop(driver);
+    // Before the reply: `shutdown` returns once the thread has been joined, with the memory
+    // back.
+    lifecycle::return_freed_memory();
     if let Some(reply) = reply {
         let _ = reply.send(());
     }
-    driver.drain_ended();
 }
 
 /// The text of a caught panic.
