@@ -363,7 +363,8 @@ impl Association {
         self.check_open()?;
         let current = self.shared.outbound_streams();
         let total = u32::from(current) + u32::from(outbound);
-        if (inbound, outbound) == (0, 0) || total > 65_535 {
+        let inbound_total = u32::from(self.shared.status().inbound_streams) + u32::from(inbound);
+        if (inbound, outbound) == (0, 0) || total > 65_535 || inbound_total > 65_535 {
             return Err(Error::InvalidStream {
                 assoc,
                 stream: total.min(u32::from(u16::MAX)) as u16,

@@ -11,8 +11,8 @@
 //! no usrsctp timer thread exists: every tick the stack thread calls `usrsctp_handle_timers`
 //! with the milliseconds elapsed, and retransmissions, SACK delays, heartbeats and teardown
 //! timers run here, between commands. The tick is 10 ms while a run of usrsctp's timers is
-//! cheap and stretches as it grows with the number of associations (`timers::TimerClock`). usrsctp's threaded mode is not
-//! used because its timer thread races with the thread that calls the API: a timer that fires
+//! cheap and stretches as it grows with the number of associations (`timers::TimerClock`).
+//! usrsctp's threaded mode is not used because its timer thread races with the thread that calls the API: a timer that fires
 //! while the API thread restarts and stops it again can be entered with its association pointer
 //! already cleared, so the reference taken when it was started is never dropped. The
 //! association then can never be freed, its endpoint stays, and `usrsctp_finish` fails for
@@ -21,11 +21,12 @@
 //! happen. usrsctp still starts its iterator thread (address changes); it takes the same locks
 //! as any caller.
 //!
-//! The concerns, one module each: the serve loop (here), [`turns`], [`timers`] (usrsctp's clock and our
-//! deadlines), [`receive`] (reading and reassembly under the receive credit), [`send`] (the
-//! queue of messages usrsctp has not taken, stream resets), [`notify`] (acting on usrsctp's
-//! notifications), [`lifecycle`] (open, close, abort, teardown, `usrsctp_finish`), [`probe`]
-//! (the stall probe) and [`stats`].
+//! The concerns, one module each: the serve loop (here), [`turns`], [`timers`] (usrsctp's
+//! clock and our deadlines), [`receive`] (reading and reassembly under the receive credit),
+//! [`send`] (the queue of messages usrsctp has not taken, stream resets and Add Streams),
+//! [`notify`] (acting on usrsctp's notifications), [`lifecycle`] (open, close, abort, teardown,
+//! `usrsctp_finish`), [`ports`] (the ports sockets are bound to inside usrsctp), [`probe`] (the
+//! stall probe) and [`stats`].
 
 mod lifecycle;
 mod notify;

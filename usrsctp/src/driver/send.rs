@@ -223,9 +223,7 @@ impl Driver {
             }
         }
     }
-}
 
-impl Driver {
     /// `Command::AddStreams`: turns the request into totals to reach (added to what an earlier
     /// request still waiting asks for, or to the counts now) and asks usrsctp for them.
     pub(super) fn add_streams(&mut self, id: AssocId, inbound: u16, outbound: u16, at_least: bool) {

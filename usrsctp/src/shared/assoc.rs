@@ -215,8 +215,7 @@ impl AssocShared {
     }
 
     pub(crate) fn set_open(&self, outbound: u16) {
-        self.negotiated_outbound
-            .store(u32::from(outbound), Ordering::Release);
+        self.set_outbound_streams(outbound);
         let _ = self
             .state
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire);

@@ -22,7 +22,7 @@ impl ChannelManager {
                 inbound_streams,
                 ..
             } => {
-                self.stream_counts = (*inbound_streams, *outbound_streams);
+                self.stream_counts = Some((*inbound_streams, *outbound_streams));
                 self.on_connected((*outbound_streams).min(*inbound_streams));
                 true
             }
@@ -153,7 +153,6 @@ impl ChannelManager {
 
     fn on_connected(&mut self, limit: u16) {
         self.connected = true;
-        self.stream_limit = Some(limit);
         let streams: Vec<u16> = self.channels.keys().copied().collect();
         for stream in streams {
             let Some(c) = self.channels.get_mut(&stream) else {
@@ -165,10 +164,7 @@ impl ChannelManager {
             if stream >= limit {
                 // The peer granted fewer streams than we configured: the channel cannot exist.
                 tracing::warn!(assoc = %self.assoc, stream, limit, "channel above the negotiated stream count; closed");
-                self.channels.remove(&stream);
-                self.events.push_back(ChannelEvent::Closed {
-                    channel: ChannelId(stream),
-                });
+                self.forget(stream);
                 continue;
             }
             c.info.state = ChannelState::Open;
@@ -195,9 +191,8 @@ impl ChannelManager {
         outbound: u16,
         outcome: ResetOutcome,
     ) {
-        self.stream_counts = (inbound, outbound);
+        self.stream_counts = Some((inbound, outbound));
         let limit = inbound.min(outbound);
-        self.stream_limit = Some(limit);
         let ours = std::mem::replace(&mut self.growing, false);
         let deferred = std::mem::replace(&mut self.grow_deferred, false);
         let refused = ours && outcome != ResetOutcome::Performed;
@@ -220,11 +215,7 @@ impl ChannelManager {
             }
             if give_up || self.request_streams(t, stream).is_err() {
                 tracing::warn!(assoc = %self.assoc, stream, limit, ?outcome, "the peer did not add the streams a channel needs; closed");
-                self.awaiting_streams.remove(&stream);
-                self.channels.remove(&stream);
-                self.events.push_back(ChannelEvent::Closed {
-                    channel: ChannelId(stream),
-                });
+                self.forget(stream);
             }
         }
     }
@@ -236,18 +227,10 @@ impl ChannelManager {
             return;
         };
         if !c.info.negotiated {
-            let open = DcepMessage::Open(super::super::dcep::DataChannelOpen {
-                channel_type: c.info.channel_type,
-                priority: c.info.priority,
-                label: c.info.label.clone(),
-                protocol: c.info.protocol.clone(),
-            });
+            let open = super::dcep_open(&c.info);
             if let Err(error) = self.send_dcep(t, stream, &open) {
                 tracing::warn!(assoc = %self.assoc, stream, %error, "could not send the OPEN of a channel; closed");
-                self.channels.remove(&stream);
-                self.events.push_back(ChannelEvent::Closed {
-                    channel: ChannelId(stream),
-                });
+                self.forget(stream);
                 return;
             }
         }
@@ -460,10 +443,17 @@ impl ChannelManager {
             .get(&stream)
             .is_some_and(|c| c.in_reset_done && c.out_reset_done)
         {
-            self.channels.remove(&stream);
-            self.events.push_back(ChannelEvent::Closed {
-                channel: ChannelId(stream),
-            });
+            self.forget(stream);
         }
+    }
+
+    /// The channel on `stream` is gone (closed both ways, or it could never exist): it is
+    /// forgotten, and its owner told `Closed`.
+    fn forget(&mut self, stream: u16) {
+        self.channels.remove(&stream);
+        self.awaiting_streams.remove(&stream);
+        self.events.push_back(ChannelEvent::Closed {
+            channel: ChannelId(stream),
+        });
     }
 }

@@ -172,18 +172,17 @@ pub struct ChannelManager {
     remote_max_message_size: usize,
     connected: bool,
     closed: bool,
-    /// Streams usable in both directions (negotiated at `Connected`, grown by
-    /// `StreamsChanged`; configured before).
-    stream_limit: Option<u16>,
-    /// The association's (incoming, outgoing) stream counts, as last reported.
-    stream_counts: (u16, u16),
+    /// The association's (incoming, outgoing) stream counts, as `Connected` and then
+    /// `StreamsChanged` reported them (`None` before the handshake). A channel id must be
+    /// below both (see `limit`).
+    stream_counts: Option<(u16, u16)>,
     /// An Add Streams request of ours is outstanding.
     growing: bool,
     /// Our Add Streams requests refused in a row (see `on_streams_changed`).
     grow_refusals: u8,
     /// A refused request waits for the next stream change to be made again (DTLS server).
     grow_deferred: bool,
-    /// Local channels on ids at or above `stream_limit`: opened, waiting for the streams their
+    /// Local channels on ids at or above `limit`: opened, waiting for the streams their
     /// id needs (their DCEP OPEN goes out when `StreamsChanged` brings them).
     awaiting_streams: BTreeSet<u16>,
     channels: BTreeMap<u16, Channel>,
@@ -200,6 +199,16 @@ pub struct ChannelManager {
     low_due: Vec<u16>,
     next_generation: u64,
     events: VecDeque<ChannelEvent>,
+}
+
+/// The DCEP OPEN that announces a local channel (RFC 8832 §5.1).
+fn dcep_open(info: &ChannelInfo) -> DcepMessage {
+    DcepMessage::Open(DataChannelOpen {
+        channel_type: info.channel_type,
+        priority: info.priority,
+        label: info.label.clone(),
+        protocol: info.protocol.clone(),
+    })
 }
 
 impl std::fmt::Debug for ChannelManager {
@@ -228,8 +237,7 @@ impl ChannelManager {
             remote_max_message_size: DEFAULT_REMOTE_MAX_MESSAGE_SIZE,
             connected: false,
             closed: false,
-            stream_limit: None,
-            stream_counts: (0, 0),
+            stream_counts: None,
             growing: false,
             grow_refusals: 0,
             grow_deferred: false,
@@ -404,13 +412,14 @@ impl ChannelManager {
     }
 
     fn limit(&self, t: &dyn Transport) -> u16 {
-        self.stream_limit.unwrap_or_else(|| t.configured_streams())
+        self.stream_counts
+            .map_or_else(|| t.configured_streams(), |(i, o)| i.min(o))
     }
 
     /// Whether a channel on `stream` can wait for Add Streams to bring its stream: only once
     /// the association is up (before, the handshake's counts are not known), and within the
     /// 65,535 streams SCTP has.
-    pub(crate) fn can_grow_to(&self, stream: u16) -> bool {
+    fn can_grow_to(&self, stream: u16) -> bool {
         self.connected && stream < u16::MAX
     }
 
@@ -423,10 +432,10 @@ impl ChannelManager {
         if self.growing {
             return Ok(());
         }
-        let limit = self.stream_limit.unwrap_or(0);
+        let (inbound, outbound) = self.stream_counts.unwrap_or((0, 0));
+        let limit = inbound.min(outbound);
         let target = u32::from(stream) + 1;
         let target = target.max((2 * u32::from(limit)).min(u32::from(u16::MAX))) as u16;
-        let (inbound, outbound) = self.stream_counts;
         t.grow_streams_to(inbound.max(target), outbound.max(target))?;
         self.growing = true;
         Ok(())
@@ -619,18 +628,12 @@ impl ChannelManager {
                 })?;
         }
         let negotiated = init.negotiated.is_some();
-        let open = DataChannelOpen {
-            channel_type: init.channel_type,
-            priority: init.priority,
-            label: init.label,
-            protocol: init.protocol,
-        };
         let info = ChannelInfo {
             id: ChannelId(stream),
-            label: open.label.clone(),
-            protocol: open.protocol.clone(),
-            channel_type: open.channel_type,
-            priority: open.priority,
+            label: init.label,
+            protocol: init.protocol,
+            channel_type: init.channel_type,
+            priority: init.priority,
             negotiated,
             origin: Origin::Local,
             state: if self.connected && !awaiting {
@@ -649,7 +652,7 @@ impl ChannelManager {
             return Ok(ChannelId(stream));
         }
         if !negotiated {
-            if let Err(e) = self.send_dcep(t, stream, &DcepMessage::Open(open)) {
+            if let Err(e) = self.send_dcep(t, stream, &dcep_open(&info)) {
                 self.channels.remove(&stream);
                 return Err(e);
             }
