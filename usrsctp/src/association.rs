@@ -102,7 +102,8 @@ impl Association {
     /// [`Diagnostics::inputs_refused`](crate::Diagnostics::inputs_refused)): packets that cannot
     /// be SCTP (shorter than the 12-byte common header, longer than 64 KiB, a wrong CRC32c
     /// checksum — counted in [`Diagnostics::checksum_errors`](crate::Diagnostics::checksum_errors);
-    /// SCTP drops such packets, so a caller may ignore this error), and INIT / INIT ACK
+    /// SCTP drops such packets, so a caller may ignore this error), packets whose destination
+    /// port is not the configured `local_port`, and INIT / INIT ACK
     /// packets that break RFC 9260's structure rules (bundled with other chunks, an INIT with a
     /// non-zero verification tag, malformed parameters) — usrsctp 0.9.5.0 can loop forever on
     /// some of those. Everything else is checked by usrsctp (checksum, verification tag, chunk
@@ -143,6 +144,17 @@ impl Association {
         if !checksum::checksum_ok(&packet) {
             bump(&COUNTERS.checksum_errors);
             let reason = "CRC32c checksum mismatch (corrupted in transit, or not SCTP)";
+            return Err(Error::MalformedPacket {
+                assoc,
+                len: packet.len(),
+                reason,
+            });
+        }
+        if packet[2..4] != self.shared.config.local_port.to_be_bytes() {
+            // Not for this association. Inside usrsctp, its socket shares an address with
+            // every other one (`shared::port_owners`): such a packet must not get there.
+            bump(&COUNTERS.inputs_refused);
+            let reason = "destination port is not the association's local_port";
             return Err(Error::MalformedPacket {
                 assoc,
                 len: packet.len(),

@@ -1,9 +1,10 @@
 //! The two C callbacks usrsctp calls: packet output (AF_CONN) and socket upcalls.
 //!
-//! Each one decodes the association id from the address usrsctp passes back, looks up its
-//! route, copies what it needs, posts a message and returns. It never runs user code, never
-//! blocks, never calls back into usrsctp, and never unwinds into C (`catch_unwind`). An id with
-//! no route is counted in `late_callbacks_dropped` and dropped.
+//! Each one finds the association id from what usrsctp passes back (the upcall argument; the
+//! AF_CONN address, or for the shared one the packet's source port), looks up its route,
+//! copies what it needs, posts a message and returns. It never runs user code, never blocks,
+//! never calls back into usrsctp, and never unwinds into C (`catch_unwind`). An id with no
+//! route is counted in `late_callbacks_dropped` and dropped.
 
 use std::cell::RefCell;
 use std::os::raw::{c_int, c_void};
@@ -11,10 +12,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
 use crate::event::{AssocId, Event};
-use crate::ffi::addr_to_id;
+use crate::ffi::{addr_to_id, ConnAddr};
 use crate::shared::assoc::AssociationState;
 use crate::shared::command::Command;
 use crate::shared::counters::{bump, COUNTERS};
+use crate::shared::port_owners;
 use crate::shared::routes::with_route;
 
 /// A packet usrsctp wants on the wire: to the owner's mailbox. Returns 0 if posted, -1 if the
@@ -119,8 +121,16 @@ pub(crate) unsafe extern "C" fn on_output(
     // SAFETY: usrsctp passes a buffer of `length` readable bytes that lives until we return;
     // we copy it before returning and keep no reference.
     let packet = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) }.to_vec();
-    let id = addr_to_id(addr);
-    catch_unwind(AssertUnwindSafe(|| output(id, packet))).unwrap_or_else(|_| {
+    catch_unwind(AssertUnwindSafe(|| {
+        // The shared address stands for every association with a port of its own: the packet's
+        // source port says which. 0 is no id: counted and dropped as unknown.
+        let id = match ConnAddr::from_ptr(addr) {
+            ConnAddr::Shared => port_owners::owner_of_packet(&packet).unwrap_or(0),
+            ConnAddr::Own(id) => id.0,
+        };
+        output(id, packet)
+    }))
+    .unwrap_or_else(|_| {
         bump(&COUNTERS.callback_panics);
         -1
     })
@@ -150,7 +160,7 @@ mod tests {
     use crate::ffi::id_to_addr;
     use crate::packet::checksum::{checksum_ok, fill_checksum};
     use crate::shared::assoc::AssocShared;
-    use crate::shared::mailbox::mailbox;
+    use crate::shared::mailbox::{mailbox, Mailbox};
     use crate::shared::routes::{insert, remove, remove_owner, Route};
 
     #[test]
@@ -173,11 +183,11 @@ mod tests {
         assert!(COUNTERS.late_callbacks_dropped.load(Ordering::Relaxed) >= before + 2);
     }
 
-    #[test]
-    fn output_reaches_the_owner_and_upcalls_coalesce() {
+    /// Registers a route for `id` owned by worker `owner`: its mailbox, and the stack's
+    /// command channel.
+    fn route(id: AssocId, owner: u64) -> (Mailbox, crossbeam_channel::Receiver<Command>) {
         let (tx, mb) = mailbox().unwrap();
         let (stack_tx, stack_rx) = crossbeam_channel::unbounded();
-        let id = AssocId(u64::MAX - 7);
         let shared = Arc::new(AssocShared::new(
             id,
             AssociationConfig::default(),
@@ -186,12 +196,19 @@ mod tests {
         insert(
             id,
             Route {
-                owner: 99,
+                owner,
                 mailbox: tx,
-                shared: shared.clone(),
+                shared,
                 commands: stack_tx,
             },
         );
+        (mb, stack_rx)
+    }
+
+    #[test]
+    fn output_reaches_the_owner_and_upcalls_coalesce() {
+        let id = AssocId(u64::MAX - 7);
+        let (mb, stack_rx) = route(id, 99);
         let mut bytes = *b"sctp-packet!";
         // SAFETY: a valid buffer of the stated length.
         let rc = unsafe { on_output(id_to_addr(id), bytes.as_mut_ptr().cast(), bytes.len(), 0, 0) };
@@ -217,5 +234,39 @@ mod tests {
         assert!(stack_rx.try_recv().is_err(), "five upcalls, one request");
         assert_eq!(remove_owner(99), vec![id]);
         assert!(!remove(id));
+    }
+
+    #[test]
+    fn output_from_the_shared_address_goes_to_the_owner_of_its_source_port() {
+        let id = AssocId(u64::MAX - 9);
+        let (mb, _stack_rx) = route(id, 98);
+        // Inner port 0xfe01 (a port no other unit test uses).
+        port_owners::set(0xfe01, id.0);
+        let shared_addr = ConnAddr::Shared.as_ptr();
+        let mut bytes = *b"\xfe\x01\x13\x88vtagcrc!";
+        // SAFETY: a valid buffer of the stated length.
+        let rc = unsafe { on_output(shared_addr, bytes.as_mut_ptr().cast(), bytes.len(), 0, 0) };
+        assert_eq!(rc, 0);
+        match mb.try_recv() {
+            Some(Event::Transmit { assoc, packet }) => {
+                assert_eq!(assoc, id);
+                assert_eq!(
+                    &packet[..4],
+                    &[0x13, 0x88, 0x13, 0x88],
+                    "source port back to 5000"
+                );
+            }
+            other => panic!("expected the packet in the owner's mailbox, got {other:?}"),
+        }
+        // Once the port has no owner, its packets are late: counted and dropped.
+        port_owners::clear(0xfe01, id.0);
+        let before = COUNTERS.late_callbacks_dropped.load(Ordering::Relaxed);
+        let mut bytes = *b"\xfe\x01\x13\x88vtagcrc!";
+        // SAFETY: as above.
+        let rc = unsafe { on_output(shared_addr, bytes.as_mut_ptr().cast(), bytes.len(), 0, 0) };
+        assert_eq!(rc, -1);
+        assert!(COUNTERS.late_callbacks_dropped.load(Ordering::Relaxed) > before);
+        assert_eq!(mb.try_recv(), None);
+        assert_eq!(remove_owner(98), vec![id]);
     }
 }

@@ -509,7 +509,8 @@ pub struct Diagnostics {
     pub packets_in: u64,
     /// Packets that arrived for an association already closed, and were dropped.
     pub inputs_dropped: u64,
-    /// Packets refused by `Association::input` as structurally invalid before usrsctp saw them.
+    /// Packets refused by `Association::input` as structurally invalid or addressed to another
+    /// port, before usrsctp saw them.
     pub inputs_refused: u64,
     /// Packets refused by `Association::input` for a wrong CRC32c checksum.
     pub checksum_errors: u64,

@@ -52,3 +52,53 @@ fn packets_carry_the_configured_ports_not_usrsctps_inner_ones() {
         "A's packets: {seen:?}"
     );
 }
+
+/// Inside usrsctp, every association with a port of its own shares one AF_CONN address; its
+/// packets are told apart by that port. Several live pairs on one stack each get their own
+/// messages, and a packet addressed to another port is refused before usrsctp sees it (there
+/// it could have reached another association).
+#[test]
+fn live_pairs_get_only_their_own_packets_and_other_ports_are_refused() {
+    let stack = common::stack();
+    let mut pairs: Vec<common::LocalPair> = (0..4)
+        .map(|_| {
+            common::LocalPair::new(
+                &stack,
+                AssociationConfig::default(),
+                AssociationConfig::default(),
+            )
+        })
+        .collect();
+    for pair in &mut pairs {
+        pair.connect();
+    }
+    for (i, pair) in pairs.iter_mut().enumerate() {
+        pair.exchange(&format!("for pair {i} only"));
+    }
+    for (i, pair) in pairs.iter().enumerate() {
+        let texts: Vec<String> = pair
+            .events_b
+            .iter()
+            .filter_map(|e| match e {
+                usrsctp::Event::Message { message, .. } => {
+                    Some(String::from_utf8_lossy(&message.data).into_owned())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, [format!("for pair {i} only")], "pair {i}");
+    }
+    // A well-formed packet (valid checksum) for port 5001, fed to an association on 5000.
+    let refused_before = stack.diagnostics().inputs_refused;
+    let mut packet = vec![0x13, 0x88, 0x13, 0x89, 0, 0, 0, 1, 0, 0, 0, 0];
+    packet.extend_from_slice(&[0x0e, 0, 0, 4]); // a SHUTDOWN COMPLETE chunk
+    usrsctp_test_support::sctp::fill_checksum(&mut packet);
+    let err = pairs[0].assoc_a.input(packet).unwrap_err();
+    assert!(
+        matches!(err, usrsctp::Error::MalformedPacket { reason, .. } if reason.contains("destination port")),
+        "{err}"
+    );
+    assert!(stack.diagnostics().inputs_refused > refused_before);
+    // Nothing was lost: the pair still carries messages.
+    pairs[0].exchange("still fine");
+}

@@ -15,10 +15,11 @@ use super::{Driver, Entry};
 use crate::callbacks;
 use crate::error::Error;
 use crate::event::{AssocId, CloseReason, Event, SendFailure};
-use crate::ffi::{self, socket::RawSocket};
+use crate::ffi::{self, socket::RawSocket, ConnAddr};
 use crate::shared::assoc::Release;
 use crate::shared::command::Command;
 use crate::shared::counters::{bump, COUNTERS};
+use crate::shared::port_owners;
 use crate::shared::routes;
 
 /// Set once `usrsctp_finish` gave up: usrsctp cannot be initialised again in this process.
@@ -107,21 +108,32 @@ impl Driver {
             return Ok(());
         }
         let cfg = &shared.config;
-        let raw = RawSocket::open(id, callbacks::on_upcall)?;
         let inner_port = self.ports.take();
+        let addr = ConnAddr::of(id, inner_port);
+        let raw = match RawSocket::open(id, addr, callbacks::on_upcall) {
+            Ok(raw) => raw,
+            Err(e) => {
+                self.free_address(id, addr, inner_port);
+                return Err(e);
+            }
+        };
+        match addr {
+            ConnAddr::Own(_) => ffi::register_address(addr),
+            ConnAddr::Shared => {
+                if let Some(port) = inner_port {
+                    port_owners::set(port, id.0);
+                }
+            }
+        }
         let setup = raw
             .configure(cfg, self.config.heartbeat_interval_ms)
             .and_then(|()| {
-                ffi::register_address(id);
                 raw.bind(inner_port.unwrap_or(cfg.local_port))?;
                 raw.connect(cfg.remote_port)
             });
         if let Err(e) = setup {
             raw.close();
-            ffi::deregister_address(id);
-            if let Some(port) = inner_port {
-                self.ports.put(port);
-            }
+            self.free_address(id, addr, inner_port);
             return Err(e);
         }
         let inbound = Reassembly::new(shared.config.max_message_size);
@@ -149,6 +161,19 @@ impl Driver {
             },
         );
         Ok(())
+    }
+
+    /// Gives back what `open` took for `id`'s address, once its socket is closed (or was
+    /// never made): its own address leaves usrsctp, its inner port loses its owner and goes
+    /// back to the pool.
+    fn free_address(&mut self, id: AssocId, addr: ConnAddr, inner_port: Option<u16>) {
+        if let ConnAddr::Own(_) = addr {
+            ffi::deregister_address(addr);
+        }
+        if let Some(port) = inner_port {
+            port_owners::clear(port, id.0);
+            self.ports.put(port);
+        }
     }
 
     /// Starts a graceful close: flush, then SHUTDOWN; abort if it takes too long.
@@ -301,10 +326,7 @@ impl Driver {
         // Close while the association is not yet marked closed, so an ABORT usrsctp outputs
         // now still reaches the owner's wire; callbacks after this are late and dropped.
         e.raw.close();
-        ffi::deregister_address(id);
-        if let Some(port) = e.inner_port {
-            self.ports.put(port);
-        }
+        self.free_address(id, ConnAddr::of(id, e.inner_port), e.inner_port);
         e.shared.set_closed();
         if notify {
             e.mailbox.post_event(Event::Closed { assoc: id, reason });

@@ -167,6 +167,8 @@ pub(crate) fn run(
         lifecycle::finish_usrsctp(&mut timers, Duration::from_secs(5));
         return;
     }
+    // The one AF_CONN address of every association with a port of its own.
+    ffi::register_address(ffi::ConnAddr::Shared);
     debug!(source = sys::SOURCE, "usrsctp stack thread started");
     let _ = ready.send(Ok(()));
     let mut driver = Driver {
@@ -210,6 +212,7 @@ pub(crate) fn run(
             });
         }
     }
+    ffi::deregister_address(ffi::ConnAddr::Shared);
     if !lifecycle::finish_usrsctp(&mut driver.timers, Duration::from_secs(30)) {
         FINISH_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
         warn!("usrsctp_finish kept failing; usrsctp stays initialised for the life of the process");

@@ -16,9 +16,13 @@
 //!
 //! Ports are handed out so that usrsctp's hash spreads them: it hashes the port as stored (in
 //! network byte order) masked by the table size, so the n-th port given is the one whose
-//! network-order value is n. When all 65,535 are in use, the configured port is shared again
-//! (correct, only slower: associations are also told apart by their AF_CONN address).
-//! usrsctp's 1,024-bucket table then holds about N / 1,024 endpoints per bucket.
+//! network-order value is n. usrsctp's 1,024-bucket table then holds about N / 1,024 endpoints
+//! per bucket.
+//!
+//! The port is also how packets are told apart inside usrsctp: every socket with a port of its
+//! own binds the same AF_CONN address (`shared::port_owners` says why and who owns each port).
+//! When all 65,535 are in use, a new socket shares its configured port and gets an AF_CONN
+//! address of its own (its id), as every socket did before: correct, only slower.
 
 use std::collections::VecDeque;
 

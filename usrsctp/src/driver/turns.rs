@@ -142,7 +142,7 @@ impl Driver {
             }
             bump(&COUNTERS.packets_in);
             trace!(assoc = %id, len = packet.len(), "input");
-            ffi::conninput(id, &packet);
+            ffi::conninput(ffi::ConnAddr::of(id, e.inner_port), &packet);
             // What the packet made readable or writable (a message, a SACK) is served now.
             self.serve_upcalls();
         }

@@ -2,8 +2,9 @@
 //! through `callbacks.rs`). Only the stack thread calls these functions; nothing here takes a
 //! lock of ours or knows about workers.
 //!
-//! usrsctp knows an association only by its id: an integer passed as the AF_CONN address and as
-//! the upcall argument, never a pointer into Rust memory ([`id_to_addr`]).
+//! usrsctp knows an association only by integers, never a pointer into Rust memory: its id is
+//! the upcall argument ([`id_to_addr`]), and its AF_CONN address is either the one every
+//! association with an inner port shares or its id ([`ConnAddr`]).
 
 pub(crate) mod pod;
 pub(crate) mod socket;
@@ -25,6 +26,47 @@ pub(crate) fn id_to_addr(id: AssocId) -> *mut c_void {
 /// The association id an AF_CONN address or upcall argument stands for.
 pub(crate) fn addr_to_id(addr: *mut c_void) -> u64 {
     addr as usize as u64
+}
+
+/// The AF_CONN address of an association inside usrsctp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConnAddr {
+    /// One address for every association bound to a port of its own (`driver::ports`),
+    /// registered once per stack; its packets are told apart by that port
+    /// (`shared::port_owners`).
+    Shared,
+    /// The association's id, registered while it lives: for one that shares its port.
+    Own(AssocId),
+}
+
+/// The integer of [`ConnAddr::Shared`]: no association id (ids count up from 1; reaching
+/// this one would take 2^64 associations).
+const SHARED_ADDR: usize = usize::MAX;
+
+impl ConnAddr {
+    /// The address of association `id`, bound to `inner_port` (None: it shares its port).
+    pub(crate) fn of(id: AssocId, inner_port: Option<u16>) -> ConnAddr {
+        match inner_port {
+            Some(_) => ConnAddr::Shared,
+            None => ConnAddr::Own(id),
+        }
+    }
+
+    /// What usrsctp is given, and hands back to the output callback.
+    pub(crate) fn as_ptr(self) -> *mut c_void {
+        match self {
+            ConnAddr::Shared => SHARED_ADDR as *mut c_void,
+            ConnAddr::Own(id) => id_to_addr(id),
+        }
+    }
+
+    /// The address usrsctp handed to the output callback.
+    pub(crate) fn from_ptr(addr: *mut c_void) -> ConnAddr {
+        match addr as usize {
+            SHARED_ADDR => ConnAddr::Shared,
+            _ => ConnAddr::Own(AssocId(addr_to_id(addr))),
+        }
+    }
 }
 
 fn check(op: &'static str, id: AssocId, rc: c_int) -> Result<(), Error> {
@@ -139,20 +181,21 @@ pub(crate) fn apply_sysctls(c: &StackConfig) -> Result<(), Error> {
     Ok(())
 }
 
-/// The AF_CONN address of association `id` is known to usrsctp while registered.
-pub(crate) fn register_address(id: AssocId) {
+/// `addr` is known to usrsctp while registered.
+pub(crate) fn register_address(addr: ConnAddr) {
     // SAFETY: the "address" is an integer usrsctp stores and compares, never dereferences.
-    unsafe { sys::usrsctp_register_address(id_to_addr(id)) };
+    unsafe { sys::usrsctp_register_address(addr.as_ptr()) };
 }
 
-/// Forgets the AF_CONN address of `id`.
-pub(crate) fn deregister_address(id: AssocId) {
+/// Forgets `addr`.
+pub(crate) fn deregister_address(addr: ConnAddr) {
     // SAFETY: as for register_address.
-    unsafe { sys::usrsctp_deregister_address(id_to_addr(id)) };
+    unsafe { sys::usrsctp_deregister_address(addr.as_ptr()) };
 }
 
-/// Feeds a packet received for association `id`.
-pub(crate) fn conninput(id: AssocId, packet: &[u8]) {
+/// Feeds a packet received for the association at `addr` (whose destination port is the
+/// association's port inside usrsctp).
+pub(crate) fn conninput(addr: ConnAddr, packet: &[u8]) {
     // SAFETY: `packet` is valid for its length during the call; usrsctp copies it.
-    unsafe { sys::usrsctp_conninput(id_to_addr(id), packet.as_ptr().cast(), packet.len(), 0) };
+    unsafe { sys::usrsctp_conninput(addr.as_ptr(), packet.as_ptr().cast(), packet.len(), 0) };
 }

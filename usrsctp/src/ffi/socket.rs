@@ -7,7 +7,7 @@ use std::ptr;
 use usrsctp_sys as sys;
 
 use super::pod::{zeroed_pod, Pod};
-use super::{check, id_to_addr};
+use super::{check, id_to_addr, ConnAddr};
 use crate::config::{AssociationConfig, Reliability};
 use crate::errno::Errno;
 use crate::error::Error;
@@ -25,8 +25,8 @@ pub(crate) struct SendInfo {
     pub(crate) context: u32,
 }
 
-fn conn_addr(port: u16, id: AssocId) -> sys::sockaddr_conn {
-    sys::sockaddr_conn::new(port, id_to_addr(id))
+fn conn_addr(port: u16, addr: ConnAddr) -> sys::sockaddr_conn {
+    sys::sockaddr_conn::new(port, addr.as_ptr())
 }
 
 /// What one `recvv` returned.
@@ -40,12 +40,18 @@ pub(crate) struct Received {
 pub(crate) struct RawSocket {
     raw: *mut sys::socket,
     id: AssocId,
+    /// The AF_CONN address it binds and connects to (the peer's is the same: one wire).
+    addr: ConnAddr,
 }
 
 impl RawSocket {
     /// Creates a non-blocking one-to-one AF_CONN socket whose upcall is `upcall`, called with
-    /// `id` as its argument.
-    pub(crate) fn open(id: AssocId, upcall: sys::usrsctp_upcall_fn) -> Result<RawSocket, Error> {
+    /// `id` as its argument, to be bound to `addr`.
+    pub(crate) fn open(
+        id: AssocId,
+        addr: ConnAddr,
+        upcall: sys::usrsctp_upcall_fn,
+    ) -> Result<RawSocket, Error> {
         // SAFETY: plain call; NULL callbacks select upcall mode; we check the result.
         let raw = unsafe {
             sys::usrsctp_socket(
@@ -65,7 +71,7 @@ impl RawSocket {
                 errno: Errno::last(),
             });
         }
-        let sock = RawSocket { raw, id };
+        let sock = RawSocket { raw, id, addr };
         // SAFETY: `raw` is a live socket; the upcall argument is an integer, never dereferenced.
         let rc = unsafe { sys::usrsctp_set_upcall(raw, Some(upcall), id_to_addr(id)) };
         check("usrsctp_set_upcall", id, rc)?;
@@ -209,7 +215,7 @@ impl RawSocket {
     }
 
     pub(crate) fn bind(&self, port: u16) -> Result<(), Error> {
-        let addr = conn_addr(port, self.id);
+        let addr = conn_addr(port, self.addr);
         let len = size_of::<sys::sockaddr_conn>() as libc::socklen_t;
         // SAFETY: `raw` is live; `addr` is a valid sockaddr_conn of `len` bytes.
         let rc = unsafe {
@@ -224,7 +230,7 @@ impl RawSocket {
 
     /// Starts the handshake (EINPROGRESS is the expected non-blocking answer).
     pub(crate) fn connect(&self, port: u16) -> Result<(), Error> {
-        let addr = conn_addr(port, self.id);
+        let addr = conn_addr(port, self.addr);
         let len = size_of::<sys::sockaddr_conn>() as libc::socklen_t;
         // SAFETY: `raw` is live; `addr` is a valid sockaddr_conn of `len` bytes.
         let rc = unsafe {

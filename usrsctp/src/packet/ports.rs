@@ -12,8 +12,8 @@ fn set_port(packet: &mut [u8], at: usize, port: u16) {
     }
 }
 
-/// A packet for usrsctp: a destination port equal to `wire` becomes `inner`; any other is left
-/// for usrsctp to refuse as it always did.
+/// A packet for usrsctp: a destination port equal to `wire` becomes `inner` (`input` refuses
+/// any other; one would be left alone).
 pub(crate) fn to_inner(packet: &mut [u8], wire: u16, inner: u16) {
     if packet.get(2..4) == Some(&wire.to_be_bytes()[..]) {
         set_port(packet, 2, inner);

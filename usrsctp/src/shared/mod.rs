@@ -1,5 +1,6 @@
 //! What the worker side, the stack thread and the callbacks share: the command channel, the
-//! per-association shared state, the mailboxes, the route table and the process counters.
+//! per-association shared state, the mailboxes, the route table, the owners of the inner ports
+//! and the process counters.
 //!
 //! Lower than both sides: nothing here calls usrsctp or knows about threads. Imports go
 //! `counters`, `command` → `pending` → `assoc` → `mailbox` → `routes`.
@@ -10,5 +11,6 @@ pub(crate) mod counters;
 pub(crate) mod instance;
 pub(crate) mod mailbox;
 pub(crate) mod pending;
+pub(crate) mod port_owners;
 pub(crate) mod routes;
 pub(crate) mod signal;
