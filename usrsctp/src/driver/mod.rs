@@ -57,7 +57,7 @@ use crate::shared::assoc::AssocShared;
 use crate::shared::command::{Command, CommandSender};
 use crate::shared::counters::{bump, COUNTERS};
 use crate::shared::instance::StackStatus;
-use crate::shared::mailbox::MailboxSender;
+use crate::shared::mailbox::{self, MailboxSender};
 use crate::shared::pending::Batch;
 use crate::shared::routes;
 
@@ -158,6 +158,7 @@ pub(crate) fn run(
     // table.
     unsafe { ffi::init(callbacks::on_output, config.debug_printf) };
     callbacks::collect_upcalls_here();
+    mailbox::defer_wakeups_here();
     let mut timers = TimerClock::new(
         Instant::now(),
         Duration::from_millis(u64::from(config.max_timer_tick_ms)),
@@ -198,6 +199,8 @@ pub(crate) fn run(
             (None, CloseReason::StackFailed)
         }
     };
+    // What `serve` posted is raised now; the teardown's posts raise at once.
+    mailbox::wake_deferred(true);
     if catch_unwind(AssertUnwindSafe(|| driver.teardown(reason))).is_err() {
         error!("the teardown after a stack-thread panic panicked too");
     }
@@ -269,6 +272,7 @@ impl Driver {
                 }
                 self.handle(cmd);
                 self.serve_upcalls();
+                mailbox::wake_deferred(false);
                 handled += 1;
                 if handled >= self.config.command_batch {
                     break;
@@ -281,6 +285,8 @@ impl Driver {
             self.serve_upcalls();
             self.check_deadlines();
             self.probe_stalls();
+            // Before the thread waits again.
+            mailbox::wake_deferred(false);
             if self.drain_over() {
                 return None;
             }

@@ -168,6 +168,7 @@ impl Driver {
             if let Some(e) = self.entries.get_mut(&id) {
                 e.waiting_turn = false;
                 self.turn(id);
+                crate::shared::mailbox::wake_deferred(false);
             }
         }
     }

@@ -4,7 +4,21 @@
 //!
 //! The sending side never blocks (unbounded channel, non-blocking eventfd write), which is what
 //! lets usrsctp's callbacks post into it while usrsctp holds its own locks.
+//!
+//! # Wake-ups deferred on the stack thread
+//! A post that makes a mailbox non-empty raises its eventfd: a system call, and a wake-up of
+//! the worker if it sleeps on it. The stack thread posts in bursts (one command or turn feeds
+//! many packets, each can deliver a message and send a SACK), and a worker that keeps up
+//! empties its mailbox between two posts of a burst: each post was a new raise, each take a
+//! new clear, two system calls per event. So on the stack thread ([`defer_wakeups_here`]) the
+//! first raise of a mailbox in a burst happens at once (the worker starts waking while the
+//! burst goes on: a round trip waits for no more than before), and any later one is put off
+//! until [`wake_deferred`], which the stack thread calls after each command and each turn, and
+//! always before it waits. Putting off a raise is what the signal protocol allows any poster
+//! (it is a poster that is slow to synchronise), and the worker still takes the event at once
+//! if it is looking (`try_recv` does not read the descriptor).
 
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -72,7 +86,7 @@ impl MailboxSender {
             self.signal.cancelled();
             return false;
         }
-        if edge {
+        if edge && !defer(&self.signal) {
             self.signal.sync();
         }
         true
@@ -85,6 +99,68 @@ impl MailboxSender {
             credit: None,
         })
     }
+}
+
+/// A mailbox the current burst has raised, and whether a later raise was put off.
+struct Raised {
+    signal: Arc<Signal<EventFd>>,
+    deferred: bool,
+}
+
+thread_local! {
+    /// On the stack thread: the mailboxes raised in the current burst (cleared by
+    /// [`wake_deferred`]). `None` elsewhere: posts raise at once.
+    static DEFERRED: RefCell<Option<Vec<Raised>>> = const { RefCell::new(None) };
+}
+
+/// From now on, the raises of posts made on this thread wait for [`wake_deferred`].
+pub(crate) fn defer_wakeups_here() {
+    DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
+}
+
+/// Ends the burst: raises every descriptor whose raise was put off on this thread (each one
+/// matches its mailbox again). With `stop`, posts on this thread raise at once from now on.
+pub(crate) fn wake_deferred(stop: bool) {
+    let raised = DEFERRED.with(|d| {
+        let mut slot = d.borrow_mut();
+        match slot.as_mut() {
+            Some(list) if !list.is_empty() || stop => {
+                let taken = std::mem::take(list);
+                if stop {
+                    *slot = None;
+                }
+                taken
+            }
+            _ => Vec::new(),
+        }
+    });
+    for r in raised.into_iter().filter(|r| r.deferred) {
+        r.signal.sync();
+    }
+}
+
+/// True if the raise of `signal` is put off: this thread defers raises, and the burst has
+/// raised this mailbox already. False: the caller raises now.
+fn defer(signal: &Arc<Signal<EventFd>>) -> bool {
+    DEFERRED.with(|d| match d.try_borrow_mut() {
+        Ok(mut slot) => match slot.as_mut() {
+            Some(list) => match list.iter_mut().find(|r| Arc::ptr_eq(&r.signal, signal)) {
+                Some(r) => {
+                    r.deferred = true;
+                    true
+                }
+                None => {
+                    list.push(Raised {
+                        signal: signal.clone(),
+                        deferred: false,
+                    });
+                    false
+                }
+            },
+            None => false,
+        },
+        Err(_) => false,
+    })
 }
 
 /// The receiving side, owned by one `Worker`.
@@ -245,6 +321,41 @@ mod tests {
             t.join().unwrap();
         }
         assert!(!readable(mb.raw_fd()));
+    }
+
+    #[test]
+    fn a_deferring_thread_raises_the_descriptor_at_wake_deferred() {
+        let (tx, mb) = mailbox().unwrap();
+        let fd = mb.raw_fd();
+        defer_wakeups_here();
+        // The burst's first raise of this mailbox happens at once.
+        assert!(tx.post_event(ev(1)));
+        assert!(readable(fd));
+        assert_eq!(mb.try_recv(), Some(ev(1)));
+        assert!(!readable(fd));
+        // A second edge in the same burst is put off until the burst ends.
+        assert!(tx.post_event(ev(2)));
+        assert!(!readable(fd), "raised only at wake_deferred");
+        wake_deferred(false);
+        assert!(readable(fd));
+        // Next burst: at once again; a later edge taken before the burst ends raises nothing.
+        assert_eq!(mb.try_recv(), Some(ev(2)));
+        assert!(tx.post_event(ev(3)));
+        assert_eq!(mb.try_recv(), Some(ev(3)));
+        assert!(tx.post_event(ev(4)));
+        assert_eq!(mb.try_recv(), Some(ev(4)), "the event is not held back");
+        wake_deferred(false);
+        assert!(!readable(fd));
+        // Stopped: what was put off is raised, and later posts raise at once.
+        assert!(tx.post_event(ev(5)));
+        assert_eq!(mb.try_recv(), Some(ev(5)));
+        assert!(tx.post_event(ev(6)));
+        assert!(!readable(fd));
+        wake_deferred(true);
+        assert!(readable(fd));
+        assert_eq!(mb.try_recv(), Some(ev(6)));
+        assert!(tx.post_event(ev(7)));
+        assert!(readable(fd));
     }
 
     #[test]
