@@ -17,6 +17,7 @@ use crate::shared::assoc::AssociationState;
 use crate::shared::command::Command;
 use crate::shared::counters::{bump, COUNTERS};
 use crate::shared::port_owners;
+use crate::shared::recycle;
 use crate::shared::routes::with_route;
 
 /// A packet usrsctp wants on the wire: to the owner's mailbox. Returns 0 if posted, -1 if the
@@ -120,7 +121,9 @@ pub(crate) unsafe extern "C" fn on_output(
     // takes the packet from its mailbox (`Mailbox::took`), off this serial thread.
     // SAFETY: usrsctp passes a buffer of `length` readable bytes that lives until we return;
     // we copy it before returning and keep no reference.
-    let packet = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) }.to_vec();
+    // The copy goes into a buffer the stack thread is done with, when one fits (`recycle`).
+    let packet =
+        recycle::copy_of(unsafe { std::slice::from_raw_parts(buffer as *const u8, length) });
     catch_unwind(AssertUnwindSafe(|| {
         // The shared address stands for every association with a port of its own: the packet's
         // source port says which. 0 is no id: counted and dropped as unknown.

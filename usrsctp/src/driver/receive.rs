@@ -71,7 +71,13 @@ impl Reassembly {
         }
         match &mut self.dropping {
             Some(dropped) => *dropped += piece.len(),
-            None => self.message.extend_from_slice(piece),
+            None => {
+                if self.message.capacity() == 0 {
+                    // A new message: in a buffer the stack thread is done with, if one fits.
+                    self.message = crate::shared::recycle::take(piece.len());
+                }
+                self.message.extend_from_slice(piece)
+            }
         }
         if !complete {
             return None;

@@ -156,7 +156,10 @@ impl Driver {
             match e.raw.sendv(&msg.data, &msg.info) {
                 Ok(()) => {
                     let len = msg.data.len();
-                    e.outbox.pop_front();
+                    // usrsctp copied it: the buffer carries a packet or a message out next.
+                    if let Some(sent) = e.outbox.pop_front() {
+                        crate::shared::recycle::give(sent.data);
+                    }
                     e.shared.messages_sent.fetch_add(1, Relaxed);
                     e.shared.bytes_sent.fetch_add(len as u64, Relaxed);
                     if let Some(buffered) = e.shared.dequeued(len) {

@@ -143,6 +143,8 @@ impl Driver {
             bump(&COUNTERS.packets_in);
             trace!(assoc = %id, len = packet.len(), "input");
             ffi::conninput(ffi::ConnAddr::of(id, e.inner_port), &packet);
+            // usrsctp copied it: the buffer carries a packet or a message out next.
+            crate::shared::recycle::give(packet);
             // What the packet made readable or writable (a message, a SACK) is served now.
             self.serve_upcalls();
         }

@@ -12,5 +12,6 @@ pub(crate) mod instance;
 pub(crate) mod mailbox;
 pub(crate) mod pending;
 pub(crate) mod port_owners;
+pub(crate) mod recycle;
 pub(crate) mod routes;
 pub(crate) mod signal;
