@@ -39,7 +39,6 @@ mod timers;
 mod turns;
 
 use std::any::Any;
-use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,6 +55,7 @@ use crate::ffi::{self, socket::RawSocket};
 use crate::shared::assoc::AssocShared;
 use crate::shared::command::{Command, CommandSender};
 use crate::shared::counters::{bump, COUNTERS};
+use crate::shared::id_hash::{IdMap, IdSet};
 use crate::shared::instance::StackStatus;
 use crate::shared::mailbox::{self, MailboxSender};
 use crate::shared::pending::Batch;
@@ -122,10 +122,10 @@ impl Entry {
 pub(crate) struct Driver {
     config: StackConfig,
     rx: Receiver<Command>,
-    entries: HashMap<AssocId, Entry>,
+    entries: IdMap<AssocId, Entry>,
     /// The associations with a close deadline or a stream reset to retry: the only ones the
     /// timer tick looks at, so a wake-up costs nothing per idle association.
-    timed: HashSet<AssocId>,
+    timed: IdSet<AssocId>,
     buf: Vec<u8>,
     /// The batch `service` takes from a handle's queue (kept for its capacity).
     batch: Batch,
@@ -175,8 +175,8 @@ pub(crate) fn run(
     let mut driver = Driver {
         config,
         rx,
-        entries: HashMap::new(),
-        timed: HashSet::new(),
+        entries: IdMap::default(),
+        timed: IdSet::default(),
         buf: vec![0; READ_CHUNK],
         batch: Batch::default(),
         upcalls: Vec::new(),

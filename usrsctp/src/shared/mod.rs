@@ -8,6 +8,7 @@
 pub(crate) mod assoc;
 pub(crate) mod command;
 pub(crate) mod counters;
+pub(crate) mod id_hash;
 pub(crate) mod instance;
 pub(crate) mod mailbox;
 pub(crate) mod pending;

@@ -15,13 +15,13 @@
 //! - the stack lifecycle locks in `stack.rs` (`GLOBAL`, then `PREVIOUS`) are never taken by a
 //!   callback and never held while waiting on `ROUTES`.
 
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use once_cell::sync::Lazy;
 
 use super::assoc::AssocShared;
 use super::command::CommandSender;
+use super::id_hash::IdMap;
 use super::mailbox::MailboxSender;
 use crate::event::AssocId;
 
@@ -37,7 +37,7 @@ pub(crate) struct Route {
     pub(crate) commands: CommandSender,
 }
 
-static ROUTES: Lazy<RwLock<HashMap<u64, Route>>> = Lazy::new(|| RwLock::new(HashMap::new()));
+static ROUTES: Lazy<RwLock<IdMap<u64, Route>>> = Lazy::new(|| RwLock::new(IdMap::default()));
 
 pub(crate) fn insert(id: AssocId, route: Route) {
     ROUTES
