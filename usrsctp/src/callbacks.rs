@@ -34,14 +34,20 @@ fn output(id: u64, mut packet: Vec<u8>) -> c_int {
         // The socket's port inside usrsctp is not the one on the wire (`driver::ports`).
         crate::packet::ports::to_wire(&mut packet, r.shared.config.local_port);
         r.shared.output_seen(&packet);
-        r.mailbox.post_event(Event::Transmit {
-            assoc: AssocId(id),
-            packet,
-        })
-    });
-    if posted == Some(true) {
+        // Counted before the worker can see the packet (taken back if the mailbox is gone).
         bump(&COUNTERS.packets_out);
         COUNTERS.bytes_out.fetch_add(len, Ordering::Relaxed);
+        let posted = r.mailbox.post_event(Event::Transmit {
+            assoc: AssocId(id),
+            packet,
+        });
+        if !posted {
+            COUNTERS.packets_out.fetch_sub(1, Ordering::Relaxed);
+            COUNTERS.bytes_out.fetch_sub(len, Ordering::Relaxed);
+        }
+        posted
+    });
+    if posted == Some(true) {
         0
     } else {
         bump(&COUNTERS.late_callbacks_dropped);

@@ -466,7 +466,8 @@ impl Stack {
 
 /// Which usrsctp is linked and what the stack has done, for logs and health checks.
 ///
-/// Counters are process-wide and monotonic across stack restarts.
+/// Counters are process-wide and monotonic across stack restarts. `packets_out` and
+/// `bytes_out` count a packet before its `Event::Transmit` can reach the worker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Diagnostics {

@@ -18,11 +18,12 @@
 //! (`RUSTFLAGS="--cfg loom" cargo test -p usrsctp --lib mailbox_wakeups`).
 //!
 //! # Armed on first use
-//! A worker that waits in `Worker::recv` (the channel's own blocking wait) never looks at the
+//! A worker that never waits (it polls with `try_recv` / `drain`) never looks at the
 //! descriptor, and writing it on every empty → non-empty edge cost the stack thread a system
 //! call and a contended lock per hand-off. So the signal starts unarmed: posts and takes move
 //! the count without synchronising until [`arm`](Signal::arm) (called when the descriptor is
-//! first handed out) sets the `ARMED` bit of the same atomic and synchronises once. Being one
+//! first handed out, or by the first blocking wait of `Worker::recv` / `recv_timeout`, which
+//! sleep on it) sets the `ARMED` bit of the same atomic and synchronises once. Being one
 //! atomic, every change of the count is ordered before or after the arming: before, and the
 //! arming's synchronisation reads it; after, and it sees the bit and synchronises itself.
 //! (A separate flag would need a `SeqCst` store-load argument across two locations, which loom
