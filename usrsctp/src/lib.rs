@@ -73,7 +73,7 @@
 //!
 //! A worker's loop waits on its mailbox with [`Worker::recv`] / [`Worker::recv_timeout`], or
 //! on its eventfd ([`AsRawFd`](std::os::fd::AsRawFd)) from an epoll or mio loop: the eventfd
-//! is readable exactly while the mailbox holds an event. With the cargo feature **`tokio`**,
+//! is readable while the mailbox holds an event and only then. With the cargo feature **`tokio`**,
 //! `Worker::recv_async` waits in a tokio runtime (a `tokio::io::unix::AsyncFd` over that
 //! eventfd, registered on first use with the runtime that runs it); the usual shape is one
 //! current-thread runtime per worker thread (`examples/tokio_worker.rs`).

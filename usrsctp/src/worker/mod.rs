@@ -56,8 +56,9 @@ static NEXT_ASSOC: AtomicU64 = AtomicU64::new(1);
 ///
 /// Wait for events by blocking ([`recv`](Self::recv), [`recv_timeout`](Self::recv_timeout)),
 /// by polling ([`try_recv`](Self::try_recv), [`drain`](Self::drain)), or through the eventfd
-/// ([`AsRawFd`]) from an epoll / mio / tokio `AsyncFd` loop: it is readable exactly while the
-/// mailbox is non-empty (it may rarely wake once with nothing to take).
+/// ([`AsRawFd`]) from an epoll / mio / tokio `AsyncFd` loop: it is readable while the mailbox
+/// is non-empty and only then (it may rarely wake once with nothing to take; the stack thread
+/// may raise it when it ends the burst of work that posted, rather than at the post).
 ///
 /// A worker is `Send` (create it, then move it into the thread that runs it) but not `Sync`:
 /// one thread drives it. Dropping it aborts all its associations at once and unregisters their
