@@ -338,9 +338,15 @@ impl Association {
     /// the handshake on) and still reaches the 65,535 streams WebRTC allows. Both sides see
     /// [`Event::StreamsChanged`](crate::Event::StreamsChanged) with the new counts; sends may
     /// use the new streams once it arrives. The peer decides: it denies more incoming streams
-    /// than its `inbound_streams` (a usrsctp peer) or may not support the request at all;
-    /// then the event carries `ResetOutcome::Denied` or `Failed` and the counts are unchanged.
-    /// Requests made while one is outstanding are merged and sent after it.
+    /// than its `inbound_streams` (a usrsctp peer); then the event carries
+    /// `ResetOutcome::Denied` or `Failed` and the counts are unchanged. Requests made while one
+    /// is outstanding are merged and sent after it.
+    ///
+    /// **Only for peers known to answer.** WebRTC does not require the request, and dcsctp
+    /// (the SCTP stack of Chrome and Safari) never answers it: usrsctp then retransmits it
+    /// until the association fails, and no stream reset can be made meanwhile (one request at
+    /// a time). usrsctp-based peers (Firefox, this crate) answer. With any peer, more streams
+    /// from the start (`AssociationConfig::outbound_streams`) always work.
     ///
     /// Errors: `Closed`; [`Error::InvalidStream`] if both counts are zero or either total
     /// would pass 65,535 (`stream` is the total asked for). Never blocks.

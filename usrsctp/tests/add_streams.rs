@@ -1,14 +1,18 @@
 //! Issue 14: associations start with few streams (256 by default, ~26 KiB of usrsctp's memory
-//! instead of ~104 KiB at 1024) and data channels still reach ids past them: the channel
-//! layer asks for more with RFC 6525 Add Streams and opens the channel when they arrive. Two
-//! real associations on one stack, joined in memory on one thread.
+//! instead of ~104 KiB at 1024) and data channels can still reach ids past them: with stream
+//! growth on, the channel layer asks for more with RFC 6525 Add Streams and opens the channel
+//! when they arrive. Growth is off by default (Chrome's and Safari's dcsctp never answers the
+//! request); then a channel past the streams is refused and nothing is asked. Two real
+//! associations on one stack, joined in memory on one thread.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use usrsctp::datachannel::ChannelError;
 use usrsctp::datachannel::{ChannelData, ChannelEvent, ChannelInit, DataChannels, DtlsRole};
 use usrsctp::{AssociationConfig, Event, Worker};
+use usrsctp_test_support::sctp;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -17,17 +21,25 @@ struct Side {
     dc: DataChannels,
     events: Vec<ChannelEvent>,
     streams_changed: usize,
+    /// RE-CONFIG chunks this side sent (stream resets and Add Streams requests).
+    reconfigs_sent: usize,
 }
 
+/// RE-CONFIG (RFC 6525).
+const CHUNK_RECONFIG: u8 = 130;
+
 impl Side {
-    fn new(cfg: AssociationConfig, role: DtlsRole) -> Side {
+    fn new(cfg: AssociationConfig, role: DtlsRole, grow: bool) -> Side {
         let worker = common::stack().worker().expect("worker");
-        let dc = DataChannels::associate(&worker, cfg, role).expect("associate");
+        let dc = DataChannels::associate(&worker, cfg, role)
+            .expect("associate")
+            .with_stream_growth(grow);
         Side {
             worker,
             dc,
             events: Vec::new(),
             streams_changed: 0,
+            reconfigs_sent: 0,
         }
     }
 
@@ -37,6 +49,9 @@ impl Side {
         while let Some(ev) = next {
             match &ev {
                 Event::Transmit { packet, .. } => {
+                    self.reconfigs_sent += sctp::chunks(packet)
+                        .filter(|c| c.kind == CHUNK_RECONFIG)
+                        .count();
                     let _ = peer.assoc().input(packet.clone());
                 }
                 Event::StreamsChanged { .. } => self.streams_changed += 1,
@@ -90,9 +105,9 @@ fn run(a: &mut Side, b: &mut Side, what: &str, done: impl Fn(&Side, &Side) -> bo
     }
 }
 
-fn connected_pair(cfg: AssociationConfig) -> (Side, Side) {
-    let mut a = Side::new(cfg.clone(), DtlsRole::Client);
-    let mut b = Side::new(cfg, DtlsRole::Server);
+fn connected_pair(cfg: AssociationConfig, grow: bool) -> (Side, Side) {
+    let mut a = Side::new(cfg.clone(), DtlsRole::Client, grow);
+    let mut b = Side::new(cfg, DtlsRole::Server, grow);
     // A channel opened before the handshake opens with it: the sign both sides are up.
     a.dc.open_channel(ChannelInit::reliable("first"))
         .expect("open");
@@ -104,7 +119,7 @@ fn connected_pair(cfg: AssociationConfig) -> (Side, Side) {
 
 #[test]
 fn default_associations_start_with_256_streams_each_way() {
-    let (a, b) = connected_pair(AssociationConfig::default());
+    let (a, b) = connected_pair(AssociationConfig::default(), false);
     assert_eq!(a.dc.assoc().outbound_streams(), 256);
     assert_eq!(b.dc.assoc().outbound_streams(), 256);
 }
@@ -116,7 +131,7 @@ fn channels_past_the_negotiated_streams_open_after_add_streams() {
         outbound_streams: 4,
         ..AssociationConfig::default()
     };
-    let (mut a, mut b) = connected_pair(cfg);
+    let (mut a, mut b) = connected_pair(cfg, true);
     assert_eq!(a.dc.assoc().outbound_streams(), 4);
     a.dc.open_channel(ChannelInit::reliable("second"))
         .expect("open");
@@ -156,7 +171,7 @@ fn channels_past_the_negotiated_streams_open_after_add_streams() {
 fn a_channel_past_the_inbound_streams_we_accept_is_closed_and_the_rest_works() {
     // Our `inbound_streams` (1,024 by default) caps how far we may grow: a channel on 2000
     // cannot exist, and says so; the association and its other channels go on.
-    let (mut a, mut b) = connected_pair(AssociationConfig::default());
+    let (mut a, mut b) = connected_pair(AssociationConfig::default(), true);
     let too_far =
         a.dc.open_channel(ChannelInit::reliable("too far").negotiated(2000))
             .expect("open");
@@ -173,4 +188,48 @@ fn a_channel_past_the_inbound_streams_we_accept_is_closed_and_the_rest_works() {
     run(&mut a, &mut b, "a message", |_, b| {
         b.got(next.0, "still fine")
     });
+}
+
+#[test]
+fn without_stream_growth_a_channel_past_the_streams_is_refused_and_nothing_is_asked() {
+    // The default: a peer such as Chrome's dcsctp never answers Add Streams, and an unanswered
+    // request would stay outstanding until the association fails.
+    let cfg = AssociationConfig {
+        outbound_streams: 4,
+        ..AssociationConfig::default()
+    };
+    let (mut a, mut b) = connected_pair(cfg, false);
+    let second =
+        a.dc.open_channel(ChannelInit::reliable("second"))
+            .expect("open id 2");
+    assert_eq!(second.0, 2);
+    let err =
+        a.dc.open_channel(ChannelInit::reliable("third"))
+            .unwrap_err();
+    assert!(
+        matches!(err, ChannelError::NoFreeStream { limit: 4 }),
+        "{err}"
+    );
+    let err =
+        a.dc.open_channel(ChannelInit::reliable("far").negotiated(1000))
+            .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChannelError::StreamOutOfRange {
+                stream: 1000,
+                limit: 4
+            }
+        ),
+        "{err}"
+    );
+    // The channel below the limit works; no RE-CONFIG went out, the streams stay as they were.
+    run(&mut a, &mut b, "the second channel", |_, b| {
+        b.opened("second") == Some(2)
+    });
+    a.dc.send_text(second, "fine").expect("send");
+    run(&mut a, &mut b, "a message", |_, b| b.got(2, "fine"));
+    assert_eq!((a.reconfigs_sent, b.reconfigs_sent), (0, 0));
+    assert_eq!(a.dc.assoc().outbound_streams(), 4);
+    assert_eq!(a.streams_changed, 0);
 }

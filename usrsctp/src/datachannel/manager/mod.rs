@@ -176,6 +176,8 @@ pub struct ChannelManager {
     /// `StreamsChanged` reported them (`None` before the handshake). A channel id must be
     /// below both (see `limit`).
     stream_counts: Option<(u16, u16)>,
+    /// Local channels past the streams may ask the peer for more (`with_stream_growth`).
+    grow: bool,
     /// An Add Streams request of ours is outstanding.
     growing: bool,
     /// Our Add Streams requests refused in a row (see `on_streams_changed`).
@@ -238,6 +240,7 @@ impl ChannelManager {
             connected: false,
             closed: false,
             stream_counts: None,
+            grow: false,
             growing: false,
             grow_refusals: 0,
             grow_deferred: false,
@@ -257,6 +260,21 @@ impl ChannelManager {
     /// Sets the peer's `a=max-message-size` (RFC 8841); 0 means the peer sets no limit.
     pub fn with_remote_max_message_size(mut self, size: usize) -> Self {
         self.remote_max_message_size = if size == 0 { usize::MAX } else { size };
+        self
+    }
+
+    /// Lets a local channel whose id is past the association's streams ask the peer for more
+    /// (RFC 6525 Add Streams); the channel opens when they arrive. Off by default: a channel
+    /// past the streams is refused (`StreamOutOfRange`, `NoFreeStream`).
+    ///
+    /// Turn it on only for peers known to answer such a request: usrsctp-based ones (Firefox,
+    /// this crate) do. WebRTC does not require it, and dcsctp (the SCTP stack of Chrome and
+    /// Safari) never answers one: the request then stays outstanding, usrsctp retransmits it
+    /// until the association fails, and no channel can be closed meanwhile (one request at a
+    /// time). For more channels with any peer, raise `AssociationConfig::outbound_streams`
+    /// (and `inbound_streams`) instead.
+    pub fn with_stream_growth(mut self, on: bool) -> Self {
+        self.grow = on;
         self
     }
 
@@ -416,11 +434,11 @@ impl ChannelManager {
             .map_or_else(|| t.configured_streams(), |(i, o)| i.min(o))
     }
 
-    /// Whether a channel on `stream` can wait for Add Streams to bring its stream: only once
-    /// the association is up (before, the handshake's counts are not known), and within the
-    /// 65,535 streams SCTP has.
+    /// Whether a channel on `stream` can wait for Add Streams to bring its stream: only with
+    /// growth on (`with_stream_growth`), once the association is up (before, the handshake's
+    /// counts are not known), and within the 65,535 streams SCTP has.
     fn can_grow_to(&self, stream: u16) -> bool {
-        self.connected && stream < u16::MAX
+        self.grow && self.connected && stream < u16::MAX
     }
 
     /// Asks the peer for streams up to `stream` in both directions (RFC 6525 Add Streams),
@@ -814,9 +832,14 @@ mod tests {
         }
     }
 
+    /// A manager whose association is up with 16 streams each way, stream growth on.
     fn connected(role: DtlsRole) -> (Recorder, ChannelManager) {
+        connected_growing(role, true)
+    }
+
+    fn connected_growing(role: DtlsRole, grow: bool) -> (Recorder, ChannelManager) {
         let t = Recorder::default();
-        let mut m = ChannelManager::for_transport(&t, role);
+        let mut m = ChannelManager::for_transport(&t, role).with_stream_growth(grow);
         assert!(m.handle(
             &t,
             &Event::Connected {
@@ -905,6 +928,16 @@ mod tests {
             ChannelId(17)
         );
         assert_eq!(*t.adds.borrow(), [(32, 32)]);
+        // Without stream growth (the default), the ninth is refused and nothing is asked.
+        let (t, mut server) = connected_growing(DtlsRole::Server, false);
+        for _ in 0..8 {
+            server.open(&t, ChannelInit::reliable("one")).unwrap();
+        }
+        assert!(matches!(
+            server.open(&t, ChannelInit::reliable("ninth")),
+            Err(ChannelError::NoFreeStream { limit: 16 })
+        ));
+        assert!(t.adds.borrow().is_empty());
     }
 
     #[test]
@@ -1371,7 +1404,7 @@ mod tests {
     #[test]
     fn negotiated_channels_check_range_and_collisions() {
         let t = Recorder::default();
-        let mut m = ChannelManager::for_transport(&t, DtlsRole::Client);
+        let mut m = ChannelManager::for_transport(&t, DtlsRole::Client).with_stream_growth(true);
         let ch = m
             .open(&t, ChannelInit::reliable("n").negotiated(3))
             .unwrap();
