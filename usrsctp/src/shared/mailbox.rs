@@ -121,22 +121,21 @@ pub(crate) fn defer_wakeups_here() {
 /// Ends the burst: raises every descriptor whose raise was put off on this thread (each one
 /// matches its mailbox again). With `stop`, posts on this thread raise at once from now on.
 pub(crate) fn wake_deferred(stop: bool) {
-    let raised = DEFERRED.with(|d| {
+    DEFERRED.with(|d| {
         let mut slot = d.borrow_mut();
-        match slot.as_mut() {
-            Some(list) if !list.is_empty() || stop => {
-                let taken = std::mem::take(list);
-                if stop {
-                    *slot = None;
+        if let Some(list) = slot.as_mut() {
+            // `sync` only takes the signal's leaf lock and writes its eventfd: it never posts,
+            // so it cannot come back here. The list keeps its capacity for the next burst.
+            for r in list.drain(..) {
+                if r.deferred {
+                    r.signal.sync();
                 }
-                taken
             }
-            _ => Vec::new(),
+        }
+        if stop {
+            *slot = None;
         }
     });
-    for r in raised.into_iter().filter(|r| r.deferred) {
-        r.signal.sync();
-    }
 }
 
 /// True if the raise of `signal` is put off: this thread defers raises, and the burst has
