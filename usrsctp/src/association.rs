@@ -345,7 +345,8 @@ impl Association {
     /// **Only for peers known to answer.** WebRTC does not require the request, and dcsctp
     /// (the SCTP stack of Chrome and Safari) never answers it: usrsctp then retransmits it
     /// until the association fails, and no stream reset can be made meanwhile (one request at
-    /// a time). usrsctp-based peers (Firefox, this crate) answer. With any peer, more streams
+    /// a time). usrsctp-based peers answer (this crate, libdatachannel, Firefox with
+    /// `media.peerconnection.sctp.use_dcsctp = false`). With any peer, more streams
     /// from the start (`AssociationConfig::outbound_streams`) always work.
     ///
     /// Errors: `Closed`; [`Error::InvalidStream`] if both counts are zero or either total

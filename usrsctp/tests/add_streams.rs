@@ -1,9 +1,9 @@
 //! Issue 14: associations start with few streams (256 by default, ~26 KiB of usrsctp's memory
 //! instead of ~104 KiB at 1024) and data channels can still reach ids past them: with stream
 //! growth on, the channel layer asks for more with RFC 6525 Add Streams and opens the channel
-//! when they arrive. Growth is off by default (Chrome's and Safari's dcsctp never answers the
-//! request); then a channel past the streams is refused and nothing is asked. Two real
-//! associations on one stack, joined in memory on one thread.
+//! when they arrive. Growth is off by default (dcsctp, in Chrome, Safari and Firefox, never
+//! answers the request); then a channel past the streams is refused and nothing is asked. Two
+//! real associations on one stack, joined in memory on one thread.
 
 mod common;
 

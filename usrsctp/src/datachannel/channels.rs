@@ -97,8 +97,8 @@ impl DataChannels {
     }
 
     /// Lets channels past the association's streams ask the peer for more (RFC 6525 Add
-    /// Streams). Off by default, because Chrome's and Safari's SCTP stack never answers such
-    /// a request: see [`ChannelManager::with_stream_growth`](super::ChannelManager::with_stream_growth).
+    /// Streams). Off by default, because the SCTP stack of Chrome, Safari and today's Firefox
+    /// (dcsctp) never answers such a request: see [`ChannelManager::with_stream_growth`](super::ChannelManager::with_stream_growth).
     pub fn with_stream_growth(mut self, on: bool) -> DataChannels {
         self.manager = self.manager.with_stream_growth(on);
         self

@@ -267,9 +267,10 @@ impl ChannelManager {
     /// (RFC 6525 Add Streams); the channel opens when they arrive. Off by default: a channel
     /// past the streams is refused (`StreamOutOfRange`, `NoFreeStream`).
     ///
-    /// Turn it on only for peers known to answer such a request: usrsctp-based ones (Firefox,
-    /// this crate) do. WebRTC does not require it, and dcsctp (the SCTP stack of Chrome and
-    /// Safari) never answers one: the request then stays outstanding, usrsctp retransmits it
+    /// Turn it on only for peers known to answer such a request: usrsctp-based ones do (this
+    /// crate, libdatachannel, Firefox with `media.peerconnection.sctp.use_dcsctp = false`).
+    /// WebRTC does not require it, and dcsctp (the SCTP stack of Chrome, Safari and today's
+    /// Firefox) never answers one: the request then stays outstanding, usrsctp retransmits it
     /// until the association fails, and no channel can be closed meanwhile (one request at a
     /// time). For more channels with any peer, raise `AssociationConfig::outbound_streams`
     /// (and `inbound_streams`) instead.
