@@ -125,50 +125,28 @@ impl Association {
         if self.shared.state() == AssociationState::Closed {
             return Err(Error::Closed { assoc });
         }
-        if packet.len() < 12 {
-            let reason = "shorter than the 12-byte SCTP common header";
-            return Err(Error::MalformedPacket {
-                assoc,
-                len: packet.len(),
-                reason,
-            });
+        let len = packet.len();
+        let refused = |reason| Err(Error::MalformedPacket { assoc, len, reason });
+        if len < 12 {
+            return refused("shorter than the 12-byte SCTP common header");
         }
-        if packet.len() > 65_535 {
-            let reason = "longer than the largest SCTP packet (65535 bytes)";
-            return Err(Error::MalformedPacket {
-                assoc,
-                len: packet.len(),
-                reason,
-            });
+        if len > 65_535 {
+            return refused("longer than the largest SCTP packet (65535 bytes)");
         }
         if !checksum::checksum_ok(&packet) {
             bump(&COUNTERS.checksum_errors);
-            let reason = "CRC32c checksum mismatch (corrupted in transit, or not SCTP)";
-            return Err(Error::MalformedPacket {
-                assoc,
-                len: packet.len(),
-                reason,
-            });
+            return refused("CRC32c checksum mismatch (corrupted in transit, or not SCTP)");
         }
         if packet[2..4] != self.shared.config.local_port.to_be_bytes() {
             // Not for this association. Inside usrsctp, its socket shares an address with
             // every other one (`shared::port_owners`): such a packet must not get there.
             bump(&COUNTERS.inputs_refused);
-            let reason = "destination port is not the association's local_port";
-            return Err(Error::MalformedPacket {
-                assoc,
-                len: packet.len(),
-                reason,
-            });
+            return refused("destination port is not the association's local_port");
         }
         if let Err(reason) = validate::check(&packet) {
             bump(&COUNTERS.inputs_refused);
-            tracing::debug!(assoc = %assoc, len = packet.len(), reason, "input refused");
-            return Err(Error::MalformedPacket {
-                assoc,
-                len: packet.len(),
-                reason,
-            });
+            tracing::debug!(assoc = %assoc, len, reason, "input refused");
+            return refused(reason);
         }
         if self.shared.pending.push_input(packet) {
             self.command(Command::Service { id: assoc })?;

@@ -127,10 +127,10 @@ pub(crate) unsafe extern "C" fn on_output(
     // takes the packet from its mailbox (`Mailbox::took`), off this serial thread.
     // SAFETY: usrsctp passes a buffer of `length` readable bytes that lives until we return;
     // we copy it before returning and keep no reference.
-    // The copy goes into a buffer the stack thread is done with, when one fits (`recycle`).
-    let packet =
-        recycle::copy_of(unsafe { std::slice::from_raw_parts(buffer as *const u8, length) });
+    let bytes = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) };
     catch_unwind(AssertUnwindSafe(|| {
+        // The copy goes into a buffer the stack thread is done with, when one fits (`recycle`).
+        let packet = recycle::copy_of(bytes);
         // The shared address stands for every association with a port of its own: the packet's
         // source port says which. 0 is no id: counted and dropped as unknown.
         let id = match ConnAddr::from_ptr(addr) {

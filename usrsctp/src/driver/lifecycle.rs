@@ -108,23 +108,20 @@ impl Driver {
             return Ok(());
         }
         let cfg = &shared.config;
+        // The address is claimed before the socket exists and given back on every failure.
         let inner_port = self.ports.take();
         let addr = ConnAddr::of(id, inner_port);
+        match inner_port {
+            Some(port) => port_owners::set(port, id.0),
+            None => ffi::register_address(addr),
+        }
         let raw = match RawSocket::open(id, addr, callbacks::on_upcall) {
             Ok(raw) => raw,
             Err(e) => {
-                self.free_address(id, addr, inner_port);
+                self.free_address(id, inner_port);
                 return Err(e);
             }
         };
-        match addr {
-            ConnAddr::Own(_) => ffi::register_address(addr),
-            ConnAddr::Shared => {
-                if let Some(port) = inner_port {
-                    port_owners::set(port, id.0);
-                }
-            }
-        }
         let setup = raw
             .configure(cfg, self.config.heartbeat_interval_ms)
             .and_then(|()| {
@@ -133,7 +130,7 @@ impl Driver {
             });
         if let Err(e) = setup {
             raw.close();
-            self.free_address(id, addr, inner_port);
+            self.free_address(id, inner_port);
             return Err(e);
         }
         let inbound = Reassembly::new(shared.config.max_message_size);
@@ -166,13 +163,13 @@ impl Driver {
     /// Gives back what `open` took for `id`'s address, once its socket is closed (or was
     /// never made): its own address leaves usrsctp, its inner port loses its owner and goes
     /// back to the pool.
-    fn free_address(&mut self, id: AssocId, addr: ConnAddr, inner_port: Option<u16>) {
-        if let ConnAddr::Own(_) = addr {
-            ffi::deregister_address(addr);
-        }
-        if let Some(port) = inner_port {
-            port_owners::clear(port, id.0);
-            self.ports.put(port);
+    fn free_address(&mut self, id: AssocId, inner_port: Option<u16>) {
+        match inner_port {
+            Some(port) => {
+                port_owners::clear(port, id.0);
+                self.ports.put(port);
+            }
+            None => ffi::deregister_address(ConnAddr::Own(id)),
         }
     }
 
@@ -326,7 +323,7 @@ impl Driver {
         // Close while the association is not yet marked closed, so an ABORT usrsctp outputs
         // now still reaches the owner's wire; callbacks after this are late and dropped.
         e.raw.close();
-        self.free_address(id, ConnAddr::of(id, e.inner_port), e.inner_port);
+        self.free_address(id, e.inner_port);
         e.shared.set_closed();
         if notify {
             e.mailbox.post_event(Event::Closed { assoc: id, reason });

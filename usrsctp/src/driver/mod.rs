@@ -12,9 +12,10 @@
 //! with the milliseconds elapsed, and retransmissions, SACK delays, heartbeats and teardown
 //! timers run here, between commands. The tick is 10 ms while a run of usrsctp's timers is
 //! cheap and stretches as it grows with the number of associations (`timers::TimerClock`).
-//! usrsctp's threaded mode is not used because its timer thread races with the thread that calls the API: a timer that fires
-//! while the API thread restarts and stops it again can be entered with its association pointer
-//! already cleared, so the reference taken when it was started is never dropped. The
+//! usrsctp's threaded mode is not used because its timer thread races with the thread that
+//! calls the API: a timer that fires while the API thread restarts and stops it again can be
+//! entered with its association pointer already cleared, so the reference taken when it was
+//! started is never dropped. The
 //! association then can never be freed, its endpoint stays, and `usrsctp_finish` fails for
 //! the rest of the process (0.9.5.0 and master; found with a per-call-site reference-count
 //! trace in the soak). With one thread for API calls and timers that interleaving cannot

@@ -11,6 +11,18 @@ use crate::event::{
 use crate::notification::Notification;
 use crate::shared::counters::{bump, COUNTERS};
 
+/// The outcome an RFC 6525 notification's `flags` report, given its event's DENIED and FAILED
+/// bits (stream reset and stream change events name them differently).
+fn outcome(flags: u16, denied: u16, failed: u16) -> ResetOutcome {
+    if flags & denied != 0 {
+        ResetOutcome::Denied
+    } else if flags & failed != 0 {
+        ResetOutcome::Failed
+    } else {
+        ResetOutcome::Performed
+    }
+}
+
 impl Driver {
     /// Acts on one notification, in the order usrsctp delivered it among the messages.
     pub(super) fn notification(&mut self, id: AssocId, n: Notification) {
@@ -81,13 +93,11 @@ impl Driver {
                 }
             }
             Notification::StreamReset { flags, streams } => {
-                let outcome = if flags & sys::SCTP_STREAM_RESET_DENIED != 0 {
-                    ResetOutcome::Denied
-                } else if flags & sys::SCTP_STREAM_RESET_FAILED != 0 {
-                    ResetOutcome::Failed
-                } else {
-                    ResetOutcome::Performed
-                };
+                let outcome = outcome(
+                    flags,
+                    sys::SCTP_STREAM_RESET_DENIED,
+                    sys::SCTP_STREAM_RESET_FAILED,
+                );
                 if flags & sys::SCTP_STREAM_RESET_INCOMING_SSN != 0 {
                     e.post(Event::StreamsReset {
                         assoc: id,
@@ -110,13 +120,11 @@ impl Driver {
                 outbound,
                 flags,
             } => {
-                let outcome = if flags & sys::SCTP_STREAM_CHANGE_DENIED != 0 {
-                    ResetOutcome::Denied
-                } else if flags & sys::SCTP_STREAM_CHANGE_FAILED != 0 {
-                    ResetOutcome::Failed
-                } else {
-                    ResetOutcome::Performed
-                };
+                let outcome = outcome(
+                    flags,
+                    sys::SCTP_STREAM_CHANGE_DENIED,
+                    sys::SCTP_STREAM_CHANGE_FAILED,
+                );
                 debug!(assoc = %id, inbound, outbound, ?outcome, "streams changed");
                 // Sends may use the new streams from here on (before the owner hears of it).
                 e.shared.set_outbound_streams(outbound);

@@ -26,8 +26,9 @@
 
 use std::collections::VecDeque;
 
-/// Inner ports: never-used ones in hash order first, then freed ones, oldest first (a socket
-/// usrsctp has not freed yet may still hold a port for a moment; sharing one is harmless).
+/// Inner ports: never-used ones in hash order first, then freed ones, oldest first, so a port
+/// is given again only after all the others were (a closed socket's late packet then finds
+/// its port without an owner, `shared::port_owners`).
 #[derive(Default)]
 pub(super) struct PortPool {
     /// The network-order value of the last never-used port given (0: none yet).

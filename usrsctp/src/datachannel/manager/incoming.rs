@@ -209,7 +209,8 @@ impl ChannelManager {
                 continue;
             }
             let give_up = self.grow_refusals >= GROW_REFUSALS;
-            if !give_up && refused && self.role == super::super::DtlsRole::Server && !deferred {
+            if !give_up && refused && self.role == crate::datachannel::DtlsRole::Server && !deferred
+            {
                 self.grow_deferred = true;
                 continue;
             }
