@@ -6,7 +6,7 @@
 //! never calls back into usrsctp, and never unwinds into C (`catch_unwind`). An id with no
 //! route is counted in `late_callbacks_dropped` and dropped.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::raw::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -95,6 +95,18 @@ pub(crate) fn take_upcalls_here(into: &mut Vec<u64>) {
     });
 }
 
+thread_local! {
+    /// Whether usrsctp, on this thread, sent a packet other than heartbeats since the last
+    /// [`take_activity_here`]. The stack thread's timer clock stretches its tick only while
+    /// the stack is quiet (`driver::timers`).
+    static ACTIVE_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True if usrsctp sent anything but heartbeats on this thread since the last call.
+pub(crate) fn take_activity_here() -> bool {
+    ACTIVE_HERE.with(|a| a.replace(false))
+}
+
 /// True if the upcall was noted for the stack thread itself (we are on it).
 fn note_upcall_here(id: u64) -> bool {
     UPCALLS_HERE.with(|u| match u.try_borrow_mut() {
@@ -129,6 +141,9 @@ pub(crate) unsafe extern "C" fn on_output(
     // we copy it before returning and keep no reference.
     let bytes = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) };
     catch_unwind(AssertUnwindSafe(|| {
+        if !crate::packet::is_heartbeat_only(bytes) {
+            ACTIVE_HERE.with(|a| a.set(true));
+        }
         // The copy goes into a buffer the stack thread is done with, when one fits (`recycle`).
         let packet = recycle::copy_of(bytes);
         // The shared address stands for every association with a port of its own: the packet's

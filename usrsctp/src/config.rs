@@ -85,12 +85,17 @@ pub struct StackConfig {
     /// stack with only timers to run still parks at once). BENCHMARKS.md has the measured
     /// round trip and CPU cost.
     pub spin_before_park_us: u32,
-    /// The longest the stack thread lets usrsctp's timers wait, in ms (10..=1000; default
-    /// 100). usrsctp's timer run walks every armed timer, due or not: two per idle
-    /// association. The thread runs it every 10 ms while that costs under 2 % of its time and
-    /// stretches the period as it grows (with 10,000 associations a run takes a few ms), up to
-    /// this bound. A timer (retransmission, delayed SACK, heartbeat) fires at most one period
-    /// late; a lower bound costs more idle CPU with many associations.
+    /// The longest the stack thread lets usrsctp's timers wait while the stack is active, in
+    /// ms (10..=1000; default 100). usrsctp's timer run walks every armed timer, due or not:
+    /// two per idle association. The thread runs it every 10 ms while that costs under 2 % of
+    /// its time and stretches the period as it grows (with 10,000 associations a run takes a
+    /// few ms), up to this bound. A timer (retransmission, delayed SACK) fires at most one
+    /// period late; a lower bound costs more CPU with many associations.
+    ///
+    /// While the stack is quiet (nothing but heartbeats), the period grows past this bound:
+    /// up to a quarter of the quiet time, a quarter of `heartbeat_interval_ms`, and 1 s. A
+    /// timer armed by the last activity then fires at most a quarter of its delay late, and
+    /// the next send, packet or command ends the stretch.
     pub max_timer_tick_ms: u32,
 }
 
@@ -214,8 +219,10 @@ pub struct AssociationConfig {
     /// Outgoing streams we ask for at the handshake (1..=65535; default 256). usrsctp allocates
     /// about 64 bytes per outgoing stream for the life of the association, and 40 per incoming
     /// stream the peer announces (up to `inbound_streams`); more can be added later with
-    /// [`Association::add_streams`](crate::Association::add_streams) (RFC 6525), as browsers
-    /// do. The data-channel layer grows them when it runs out of stream ids.
+    /// [`Association::add_streams`](crate::Association::add_streams) (RFC 6525), with a peer
+    /// that answers such a request (usrsctp-based ones; not dcsctp, the stack of Chrome, Safari
+    /// and today's Firefox). The data-channel layer asks only when told to
+    /// (`DataChannels::with_stream_growth`).
     pub outbound_streams: u16,
     /// Incoming streams we accept (1..=65535).
     pub inbound_streams: u16,

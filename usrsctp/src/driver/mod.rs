@@ -11,7 +11,8 @@
 //! no usrsctp timer thread exists: every tick the stack thread calls `usrsctp_handle_timers`
 //! with the milliseconds elapsed, and retransmissions, SACK delays, heartbeats and teardown
 //! timers run here, between commands. The tick is 10 ms while a run of usrsctp's timers is
-//! cheap and stretches as it grows with the number of associations (`timers::TimerClock`).
+//! cheap, stretches as it grows with the number of associations, and grows further while the
+//! stack sees nothing but heartbeats (`timers::TimerClock`).
 //! usrsctp's threaded mode is not used because its timer thread races with the thread that
 //! calls the API: a timer that fires while the API thread restarts and stops it again can be
 //! entered with its association pointer already cleared, so the reference taken when it was
@@ -163,6 +164,7 @@ pub(crate) fn run(
     let mut timers = TimerClock::new(
         Instant::now(),
         Duration::from_millis(u64::from(config.max_timer_tick_ms)),
+        Duration::from_millis(u64::from(config.heartbeat_interval_ms)),
     );
     if let Err(e) = ffi::apply_sysctls(&config) {
         let _ = ready.send(Err(e));
@@ -350,6 +352,14 @@ impl Driver {
     }
 
     fn handle(&mut self, cmd: Command) {
+        // Whatever changes an association is activity for the timer clock (`timers`); a
+        // `Service` is, if it carries messages or packets other than heartbeats (`service`).
+        if !matches!(
+            cmd,
+            Command::Service { .. } | Command::Upcall { .. } | Command::RefreshStatus { .. }
+        ) {
+            self.timers.note_activity();
+        }
         match cmd {
             Command::Open { id } => {
                 if let Err(e) = self.open(id) {

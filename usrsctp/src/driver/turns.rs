@@ -103,6 +103,9 @@ impl Driver {
                 // With messages already queued, usrsctp's buffer was full at the last try;
                 // its upcall flushes once a SACK frees room.
                 let try_send = e.outbox.is_empty() && !batch.sends.is_empty();
+                if !batch.sends.is_empty() {
+                    self.timers.note_activity();
+                }
                 e.outbox.append(&mut batch.sends);
                 if try_send {
                     self.flush(id);
@@ -139,6 +142,9 @@ impl Driver {
             // conninput: make room for the reports first.
             if crate::packet::has_chunk(&packet, crate::packet::CHUNK_ABORT) {
                 e.make_room_for_reports(id);
+            }
+            if !crate::packet::is_heartbeat_only(&packet) {
+                self.timers.note_activity();
             }
             bump(&COUNTERS.packets_in);
             trace!(assoc = %id, len = packet.len(), "input");

@@ -4,8 +4,8 @@
 //! - [`checksum`]: CRC32c, filled in and verified by us (usrsctp runs with checksum offload);
 //! - [`validate`]: the structural check of incoming packets that guards usrsctp 0.9.5.0;
 //! - [`ports`]: the source and destination ports, rewritten between wire and usrsctp;
-//! - chunk walking here ([`has_data`]), used by the output callback to keep the stall probe's
-//!   seed.
+//! - chunk walking here: [`has_data`] (the output callback keeps the stall probe's seed) and
+//!   [`is_heartbeat_only`] (the timer clock tells an idle stack from a busy one).
 
 pub(crate) mod checksum;
 pub(crate) mod ports;
@@ -49,6 +49,29 @@ pub(crate) fn has_chunk(packet: &[u8], kind: u8) -> bool {
 /// True if the packet carries a DATA or I-DATA chunk (a walk over chunk headers only).
 pub(crate) fn has_data(packet: &[u8]) -> bool {
     has_chunk(packet, CHUNK_DATA) || has_chunk(packet, CHUNK_I_DATA)
+}
+
+/// HEARTBEAT and HEARTBEAT ACK chunk types.
+pub(crate) const CHUNK_HEARTBEAT: u8 = 4;
+pub(crate) const CHUNK_HEARTBEAT_ACK: u8 = 5;
+
+/// True if the packet has chunks and all of them are HEARTBEAT or HEARTBEAT ACK: the only
+/// traffic of an idle association. A malformed chunk header (length under 4) makes it false.
+pub(crate) fn is_heartbeat_only(packet: &[u8]) -> bool {
+    let mut at = COMMON_HEADER;
+    let mut chunks = 0;
+    while at + 4 <= packet.len() {
+        if packet[at] != CHUNK_HEARTBEAT && packet[at] != CHUNK_HEARTBEAT_ACK {
+            return false;
+        }
+        let len = be16(packet, at + 2);
+        if len < 4 {
+            return false;
+        }
+        chunks += 1;
+        at += pad4(len);
+    }
+    chunks > 0
 }
 
 #[cfg(test)]
@@ -99,5 +122,31 @@ mod tests {
         abort.extend_from_slice(&chunk(CHUNK_ABORT, &[]));
         assert!(has_chunk(&abort, CHUNK_ABORT));
         assert!(!has_chunk(&d, CHUNK_ABORT));
+    }
+
+    #[test]
+    fn heartbeat_only_means_every_chunk_is_a_heartbeat_or_its_ack() {
+        let hb = chunk(CHUNK_HEARTBEAT, &[0, 1, 0, 8, 1, 2, 3, 4]);
+        let ack = chunk(CHUNK_HEARTBEAT_ACK, &[0, 1, 0, 8, 1, 2, 3, 4]);
+        let sack = chunk(3, &[0, 0, 0, 9, 0, 1, 0, 0, 0, 0, 0, 0]);
+        let mut p = header(1);
+        p.extend_from_slice(&hb);
+        assert!(is_heartbeat_only(&p));
+        p.extend_from_slice(&ack);
+        assert!(is_heartbeat_only(&p), "a heartbeat bundled with an ack");
+        p.extend_from_slice(&sack);
+        assert!(!is_heartbeat_only(&p), "a SACK is activity");
+        let mut sack_first = header(1);
+        sack_first.extend_from_slice(&sack);
+        sack_first.extend_from_slice(&hb);
+        assert!(!is_heartbeat_only(&sack_first));
+        let mut d = header(1);
+        d.extend_from_slice(&chunk(CHUNK_DATA, &[0; 16]));
+        assert!(!is_heartbeat_only(&d));
+        assert!(!is_heartbeat_only(&header(1)), "no chunk at all");
+        assert!(!is_heartbeat_only(&[0; 11]));
+        let mut broken = header(1);
+        broken.extend_from_slice(&[CHUNK_HEARTBEAT, 0, 0, 2]);
+        assert!(!is_heartbeat_only(&broken), "a chunk length under 4");
     }
 }
