@@ -5,6 +5,12 @@
 //! set grew, per 1,000 associations and per association. Each configuration runs in a fresh
 //! child process, so memory freed by one does not hide the growth of the next.
 //!
+//! Against a browser, the two ends differ: Chrome announces 65,535 streams each way, so
+//! usrsctp sizes our incoming streams by our `inbound_streams` alone. Both ends of a pair live
+//! in this process, so that share is measured as a difference: two runs whose only change is
+//! our side's incoming streams (the peer announces 1,024 outgoing ones, and its own tables stay
+//! the same).
+//!
 //! ```text
 //! cargo bench --bench idle_memory
 //! ```
@@ -32,19 +38,21 @@ fn rss_bytes() -> u64 {
     pages * page
 }
 
-/// Opens `pairs` pairs with `config` and drives them until every one is established.
+/// Opens `pairs` pairs, `config_a` on `a`'s side and `config_b` on `b`'s, and drives them
+/// until every one is established.
 fn open_pairs(
     a: &Worker,
     b: &Worker,
-    config: &AssociationConfig,
+    config_a: &AssociationConfig,
+    config_b: &AssociationConfig,
     pairs: usize,
 ) -> Vec<(Association, Association)> {
     let mut opened = Vec::with_capacity(pairs);
     // Each side's association id → index of the pair.
     let mut index: HashMap<AssocId, usize> = HashMap::new();
     for i in 0..pairs {
-        let x = a.associate(config.clone()).expect("associate");
-        let y = b.associate(config.clone()).expect("associate");
+        let x = a.associate(config_a.clone()).expect("associate");
+        let y = b.associate(config_b.clone()).expect("associate");
         index.insert(x.id(), i);
         index.insert(y.id(), i);
         opened.push((x, y));
@@ -86,31 +94,50 @@ fn open_pairs(
     opened
 }
 
+/// One end's stream counts: (outbound, inbound).
+type Streams = (u16, u16);
+
+/// Parses `out/in` or `out/in:peer_out/peer_in` (the peer defaults to the same).
+fn parse_variant(v: &str) -> Option<(Streams, Streams)> {
+    let one = |s: &str| -> Option<Streams> {
+        let (o, i) = s.split_once('/')?;
+        Some((o.parse().ok()?, i.parse().ok()?))
+    };
+    match v.split_once(':') {
+        Some((ours, peer)) => Some((one(ours)?, one(peer)?)),
+        None => one(v).map(|s| (s, s)),
+    }
+}
+
 /// Measures one configuration in this process and prints one line.
-fn measure(streams: Option<u16>) {
+fn measure(ours: Streams, peer: Streams) {
     let stack = Stack::get_or_start(StackConfig::default()).expect("stack");
     let a = stack.worker().expect("worker");
     let b = stack.worker().expect("worker");
-    let mut config = AssociationConfig::default();
-    if let Some(n) = streams {
-        config.outbound_streams = n;
-        config.inbound_streams = n;
-    }
+    let config = |(outbound_streams, inbound_streams): Streams| AssociationConfig {
+        outbound_streams,
+        inbound_streams,
+        ..AssociationConfig::default()
+    };
+    let (config_a, config_b) = (config(ours), config(peer));
     // Warm up: lazily created state (registry, usrsctp zones, thread stacks) is not per
     // association.
-    let warm = open_pairs(&a, &b, &config, 8);
+    let warm = open_pairs(&a, &b, &config_a, &config_b, 8);
     std::thread::sleep(Duration::from_millis(200));
     let before = rss_bytes();
-    let pairs = open_pairs(&a, &b, &config, PAIRS);
+    let pairs = open_pairs(&a, &b, &config_a, &config_b, PAIRS);
     // Idle: let delayed acknowledgements and timers settle.
     std::thread::sleep(Duration::from_secs(1));
     let after = rss_bytes();
     let associations = 2 * PAIRS as u64;
     let growth = after.saturating_sub(before);
     println!(
-        "idle_memory: streams={} associations={} rss_before={:.1} MiB rss_after={:.1} MiB \
-         growth_per_1000={:.0} KiB per_association={:.1} KiB",
-        config.outbound_streams,
+        "idle_memory: streams={}/{}:{}/{} associations={} rss_before={:.1} MiB \
+         rss_after={:.1} MiB growth_per_1000={:.0} KiB per_association={:.1} KiB",
+        ours.0,
+        ours.1,
+        peer.0,
+        peer.1,
         associations,
         before as f64 / 1048576.0,
         after as f64 / 1048576.0,
@@ -123,21 +150,43 @@ fn measure(streams: Option<u16>) {
     stack.shutdown().expect("shutdown");
 }
 
+/// Runs one variant in a child process; returns its growth per association in KiB.
+fn run_child(exe: &std::path::Path, variant: &str) -> f64 {
+    let out = Command::new(exe)
+        .env(VARIANT_ENV, variant)
+        .output()
+        .expect("running the probe");
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    assert!(out.status.success(), "probe {variant} failed");
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("per_association="))
+        .and_then(|v| v.parse().ok())
+        .expect("a per_association figure")
+}
+
 fn main() {
     if let Ok(v) = std::env::var(VARIANT_ENV) {
-        measure(v.parse().ok().filter(|&n: &u16| n > 0));
+        let (ours, peer) = parse_variant(&v).expect("IDLE_MEMORY_STREAMS: out/in[:out/in]");
+        measure(ours, peer);
         return;
     }
-    // Criterion-style flags (`--bench`, filters) are ignored. Defaults first (256 outgoing
-    // streams, so 256 each way between two of ours), then 1,024 each way (the default before
-    // issue 14, and what many WebRTC stacks negotiate) and 16, to show what the stream tables
-    // cost.
+    // Criterion-style flags (`--bench`, filters) are ignored. Defaults first (256 each way),
+    // then 1,024 each way (the default before issue 14, and what many WebRTC stacks
+    // negotiate) and 16, to show what the stream tables cost.
     let exe = std::env::current_exe().expect("current exe");
-    for streams in ["0", "1024", "16"] {
-        let status = Command::new(&exe)
-            .env(VARIANT_ENV, streams)
-            .status()
-            .expect("running the probe");
-        assert!(status.success(), "probe with streams={streams} failed");
+    let d = AssociationConfig::default();
+    let default = format!("{}/{}", d.outbound_streams, d.inbound_streams);
+    for variant in [default.as_str(), "1024/1024", "16/16"] {
+        run_child(&exe, variant);
     }
+    // Our incoming streams against a peer that announces more outgoing ones than we accept
+    // (a browser): what 1,024 cost over 256, on our side alone.
+    let wide = run_child(&exe, "256/1024:1024/256");
+    let narrow = run_child(&exe, "256/256:1024/256");
+    println!(
+        "idle_memory: inbound_streams 1024 instead of 256, against a peer announcing >= 1024 \
+         outgoing: +{:.1} KiB per association of ours",
+        (wide - narrow) * 2.0
+    );
 }

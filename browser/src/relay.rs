@@ -1043,6 +1043,11 @@ impl RelayWorker {
                     "channels": list,
                     "maxMessageSize": channels.max_message_size(assoc),
                     "peerInit": peer.peer_init,
+                    // The negotiated streams each way: usrsctp's stream tables are this big.
+                    "streams": assoc.stats().ok().map(|s| json!({
+                        "inbound": s.inbound_streams,
+                        "outbound": s.outbound_streams,
+                    })),
                     "offerMaxMessageSize": peer.offer.max_message_size,
                     "ufrag": peer.ufrag,
                 })

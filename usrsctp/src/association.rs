@@ -330,14 +330,21 @@ impl Association {
     /// Errors: `Closed`; [`Error::InvalidStream`] if both counts are zero or either total
     /// would pass 65,535 (`stream` is the total asked for). Never blocks.
     ///
-    /// `a` and `b` are two associations on workers `wa` and `wb`, wired to each other in one
-    /// thread and connected (hidden lines as in [`reset_streams`](Self::reset_streams)).
+    /// `a` and `b` are two associations on workers `wa` and `wb`, made with `config`, wired to
+    /// each other in one thread and connected (hidden lines as in
+    /// [`reset_streams`](Self::reset_streams)).
     ///
     /// ```
     /// # use std::time::{Duration, Instant}; use usrsctp::*;
     /// # fn carry(from: &Worker, to: &Association) -> Vec<Event> { let mut other = Vec::new(); while let Some(ev) = from.recv_timeout(Duration::from_millis(1)) { match ev { Event::Transmit { packet, .. } => { let _ = to.input(packet); } ev => other.push(ev) } } other }
     /// # let stack = Stack::global()?; let (wa, wb) = (stack.worker()?, stack.worker()?);
-    /// # let (a, b) = (wa.associate(AssociationConfig::default())?, wb.associate(AssociationConfig::default())?);
+    /// // Each end accepts up to 1,024 incoming streams (256 by default), so the other may
+    /// // grow that far.
+    /// let config = AssociationConfig {
+    ///     inbound_streams: 1024,
+    ///     ..AssociationConfig::default()
+    /// };
+    /// # let (a, b) = (wa.associate(config.clone())?, wb.associate(config)?);
     /// # let deadline = Instant::now() + Duration::from_secs(10); let (mut up_a, mut up_b) = (false, false);
     /// # while !(up_a && up_b) { assert!(Instant::now() < deadline); up_a |= carry(&wa, &b).iter().any(|e| matches!(e, Event::Connected { .. })); up_b |= carry(&wb, &a).iter().any(|e| matches!(e, Event::Connected { .. })); }
     /// assert_eq!(a.outbound_streams(), 256);

@@ -224,7 +224,15 @@ pub struct AssociationConfig {
     /// and today's Firefox). The data-channel layer asks only when told to
     /// (`DataChannels::with_stream_growth`).
     pub outbound_streams: u16,
-    /// Incoming streams we accept (1..=65535).
+    /// Incoming streams we accept (1..=65535; default 256). usrsctp allocates the smaller of
+    /// this and the peer's announced outgoing streams for the life of the association, and a
+    /// peer may add streams only up to it. Browsers announce 65,535 outgoing streams, so
+    /// against them this sets the memory: ~40 bytes per stream.
+    ///
+    /// A data channel uses the same stream id both ways, so channels stop at the smaller of
+    /// the two negotiated counts: incoming streams past `outbound_streams` serve no channel
+    /// unless the outgoing ones grow too. Raise both together, on both ends for stream growth
+    /// between two of this crate's associations (`DataChannels::with_stream_growth`).
     pub inbound_streams: u16,
     /// Path MTU; path MTU discovery is off (RFC 8261 §5). 1200 fits any DTLS path.
     pub mtu: u32,
@@ -258,7 +266,7 @@ impl Default for AssociationConfig {
             local_port: 5000,
             remote_port: 5000,
             outbound_streams: 256,
-            inbound_streams: 1024,
+            inbound_streams: 256,
             mtu: 1200,
             send_buffer: None,
             recv_buffer: None,

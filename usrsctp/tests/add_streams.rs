@@ -126,9 +126,11 @@ fn default_associations_start_with_256_streams_each_way() {
 
 #[test]
 fn channels_past_the_negotiated_streams_open_after_add_streams() {
-    // 4 streams each way: the client has ids 0 and 2.
+    // 4 streams each way: the client has ids 0 and 2. Each side accepts up to 1,024 incoming
+    // streams, so the other may grow that far.
     let cfg = AssociationConfig {
         outbound_streams: 4,
+        inbound_streams: 1024,
         ..AssociationConfig::default()
     };
     let (mut a, mut b) = connected_pair(cfg, true);
@@ -139,8 +141,8 @@ fn channels_past_the_negotiated_streams_open_after_add_streams() {
         a.dc.open_channel(ChannelInit::reliable("third"))
             .expect("open");
     assert_eq!(third.0, 4, "past the 4 streams");
-    // And one far past them (below the 1,024 incoming streams each side accepts),
-    // negotiated out of band on both sides.
+    // And one far past them (below the 1,024 incoming streams each side accepts), negotiated
+    // out of band on both sides.
     let far = 1000;
     let cfg_far = |dc: &mut DataChannels| {
         dc.open_channel(ChannelInit::reliable("far").negotiated(far))
@@ -169,8 +171,8 @@ fn channels_past_the_negotiated_streams_open_after_add_streams() {
 
 #[test]
 fn a_channel_past_the_inbound_streams_we_accept_is_closed_and_the_rest_works() {
-    // Our `inbound_streams` (1,024 by default) caps how far we may grow: a channel on 2000
-    // cannot exist, and says so; the association and its other channels go on.
+    // The peer's `inbound_streams` (256 by default) caps how far we may grow: a channel on
+    // 2000 cannot exist, and says so; the association and its other channels go on.
     let (mut a, mut b) = connected_pair(AssociationConfig::default(), true);
     let too_far =
         a.dc.open_channel(ChannelInit::reliable("too far").negotiated(2000))
