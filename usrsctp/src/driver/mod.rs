@@ -319,10 +319,17 @@ impl Driver {
     }
 
     /// How long the thread may sleep waiting for a command: until usrsctp's next timer tick,
-    /// or sooner for the stall probe.
+    /// or sooner for the stall probe, and at most `max_timer_tick_ms` while one of our own
+    /// deadlines is pending (a graceful close or shutdown, a retried stream reset): the quiet
+    /// stretch of usrsctp's tick (`timers`) does not delay those.
     fn wake_after(&self) -> Duration {
         let now = Instant::now();
         let mut wait = self.timers.due_in(now);
+        if !self.timed.is_empty() || self.drain.is_some() {
+            wait = wait.min(Duration::from_millis(u64::from(
+                self.config.max_timer_tick_ms,
+            )));
+        }
         if self.config.stall_probe_ms > 0 && !self.entries.is_empty() {
             wait = wait.min(
                 self.next_probe_scan
