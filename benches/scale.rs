@@ -24,9 +24,14 @@
 //! - `idle_cpu_pct`: the stack thread's CPU (`/proc/self/task/<tid>/stat`, utime + stime) over
 //!   the idle window, as a percentage of one core, with all N connected and nothing sent;
 //!   `idle_process_cpu_pct` is the whole process (workers carrying heartbeats included);
-//!   `idle_cpu_pct_empty` the stack thread with no association (its 10 ms timer tick).
+//!   `idle_cpu_pct_empty` the stack thread with no association (its timer tick alone).
 //! - `rss_start_kb` (stack and workers running, no association), `rss_at_max_kb`,
-//!   `rss_per_association_kb` = (at max − start) / N, `rss_after_close_kb` (every association
+//!   `rss_per_association_kb` = (at max − start) / N, `rss_after_close_running_kb` (every
+//!   association closed, the stack still running, once it has handed the freed memory back:
+//!   `Diagnostics::memory_returns` moved; null below `return_memory_after_closed`
+//!   associations), `rss_closed_before_return_kb` (the same right after the closes, before
+//!   that), `memory_return_s` (how long after the closes the return came),
+//!   `rss_after_close_kb` (every association
 //!   closed gracefully, workers gone, the stack shut down: the stack thread has called
 //!   `malloc_trim` once on its way out, the bench has not);
 //!   `heap_{in_use,free}_after_close_kb` split glibc's heap at that point (`mallinfo2`: bytes
@@ -47,7 +52,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use usrsctp::{ppid, AssociationConfig, Event, SendOptions, Stack, StackConfig};
+use usrsctp::{ppid, AssociationConfig, Diagnostics, Event, SendOptions, Stack, StackConfig};
 
 use peers::cpu_time::{process_cpu, rss_kb, ThreadCpu};
 use peers::local::LocalPairs;
@@ -344,6 +349,7 @@ fn main() {
     let (per_packet_us_at_max, per_packet_stack_us_at_max, per_packet_median_us_at_max) =
         per_packet(&stack, stack_thread, messages);
 
+    let returns_before = Diagnostics::current().memory_returns;
     let close = Instant::now();
     for worker in &workers {
         worker.send(Ctrl::CloseAll);
@@ -357,6 +363,8 @@ fn main() {
             t.join().expect("worker thread");
         }
     }
+    let (rss_closed_before_return_kb, rss_after_close_running_kb, memory_return_s) =
+        memory_return(n, returns_before);
     stack.shutdown().expect("stack shutdown");
     drop(stack);
     assert!(Stack::running().is_none(), "the stack is still running");
@@ -399,6 +407,15 @@ fn main() {
         ("rss_start_kb", rss_start_kb.to_string()),
         ("rss_at_max_kb", rss_at_max_kb.to_string()),
         ("rss_per_association_kb", num(rss_per_association_kb, 1)),
+        (
+            "rss_closed_before_return_kb",
+            num(rss_closed_before_return_kb, 0),
+        ),
+        (
+            "rss_after_close_running_kb",
+            num(rss_after_close_running_kb, 0),
+        ),
+        ("memory_return_s", num(memory_return_s, 2)),
         ("rss_after_close_kb", rss_after_close_kb.to_string()),
         (
             "heap_in_use_after_close_kb",
@@ -461,6 +478,26 @@ fn net(cpu_per: f64, wall_per: f64, idle_pct: f64) -> f64 {
 }
 
 /// A JSON number with `decimals` decimals; `null` if not finite (a figure not measured).
+/// While the stack still runs, after `n` associations closed: RSS at once, RSS once the stack
+/// has handed the freed memory back (`Diagnostics::memory_returns` moved past `before`: it
+/// waits for 2 s of quiet, see `StackConfig::return_memory_after_closed`), and how long after
+/// the call that came. NaN (null) below that many associations, or after 30 s without it.
+fn memory_return(n: usize, before: u64) -> (f64, f64, f64) {
+    if n < StackConfig::default().return_memory_after_closed as usize {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    let closed_kb = rss_kb() as f64;
+    let closed = Instant::now();
+    let deadline = closed + Duration::from_secs(30);
+    while Diagnostics::current().memory_returns == before {
+        if Instant::now() >= deadline {
+            return (closed_kb, f64::NAN, f64::NAN);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (closed_kb, rss_kb() as f64, closed.elapsed().as_secs_f64())
+}
+
 fn num(v: f64, decimals: usize) -> String {
     if v.is_finite() {
         format!("{v:.decimals$}")

@@ -97,6 +97,13 @@ pub struct StackConfig {
     /// timer armed by the last activity then fires at most a quarter of its delay late, and
     /// the next send, packet or command ends the stretch.
     pub max_timer_tick_ms: u32,
+    /// Hands the memory closed associations freed back to the system while the stack runs
+    /// (glibc's `malloc_trim`), once at least this many associations have closed since their
+    /// peak (or the last return) and the stack has been quiet (nothing but heartbeats) for
+    /// 2 s. Default 1,000 (~37 MB of usrsctp's tables with the default streams); 0: only at
+    /// shutdown. glibc otherwise keeps freed memory for reuse: after 10,000 associations had
+    /// closed, RSS stayed 190–300 MB above its start. Does nothing with other allocators.
+    pub return_memory_after_closed: u32,
 }
 
 impl Default for StackConfig {
@@ -126,6 +133,7 @@ impl Default for StackConfig {
             stall_probe_ms: 2_000,
             spin_before_park_us: 0,
             max_timer_tick_ms: 100,
+            return_memory_after_closed: 1_000,
         }
     }
 }

@@ -528,6 +528,10 @@ pub struct Diagnostics {
     /// Messages from peers larger than their association's `max_message_size`, dropped as they
     /// arrived (`Event::MessageTooLarge`).
     pub messages_too_large: u64,
+    /// Times the stack handed freed memory back to the system (glibc's `malloc_trim`): at
+    /// each shutdown, and while running once `StackConfig::return_memory_after_closed`
+    /// associations have closed and the stack has been quiet for 2 s. 0 without glibc.
+    pub memory_returns: u64,
 }
 
 impl Diagnostics {
@@ -574,6 +578,7 @@ impl Diagnostics {
             callback_panics: get(&COUNTERS.callback_panics),
             stack_panics: get(&COUNTERS.stack_panics),
             messages_too_large: get(&COUNTERS.messages_too_large),
+            memory_returns: get(&COUNTERS.memory_returns),
         }
     }
 

@@ -54,22 +54,6 @@ pub(super) fn finish_usrsctp(timers: &mut TimerClock, limit: Duration) -> bool {
     }
 }
 
-/// Hands the memory usrsctp and the associations freed back to the operating system, once
-/// usrsctp is finished. glibc keeps freed memory in its arenas for reuse, and a few bytes
-/// still in use at the top of an arena's heap keep it from shrinking that heap: after 10,000
-/// associations were closed and the stack stopped, 50 KiB were still allocated but RSS stayed
-/// 60–370 MB above its start. `malloc_trim` releases the free pages of every arena; it runs
-/// once per stack, here, and nowhere else (freed association memory is reused while the stack
-/// runs).
-pub(super) fn return_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases pages the allocator holds free; it takes the arenas'
-    // own locks and touches no memory of ours.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// Tells the owner of `id` that its association could not be set up: `Closed { SetupFailed }`
 /// (with usrsctp's errno), and forgets it like any ended association.
 pub(super) fn setup_failed(id: AssocId, error: &Error) {

@@ -28,9 +28,10 @@
 //! [`send`] (the queue of messages usrsctp has not taken, stream resets and Add Streams),
 //! [`notify`] (acting on usrsctp's notifications), [`lifecycle`] (open, close, abort, teardown,
 //! `usrsctp_finish`), [`ports`] (the ports sockets are bound to inside usrsctp), [`probe`] (the
-//! stall probe) and [`stats`].
+//! stall probe), [`memory`] (freed memory back to the system) and [`stats`].
 
 mod lifecycle;
+mod memory;
 mod notify;
 mod ports;
 mod probe;
@@ -143,6 +144,8 @@ pub(crate) struct Driver {
     drain: Option<lifecycle::Drain>,
     /// The ports sockets are bound to inside usrsctp.
     ports: ports::PortPool,
+    /// When to hand freed memory back while running.
+    memory: memory::MemoryWatch,
 }
 
 /// The stack thread's body. `own` is a sender of the thread's own command channel: it
@@ -175,6 +178,7 @@ pub(crate) fn run(
     ffi::register_address(ffi::ConnAddr::Shared);
     debug!(source = sys::SOURCE, "usrsctp stack thread started");
     let _ = ready.send(Ok(()));
+    let memory = memory::MemoryWatch::new(config.return_memory_after_closed);
     let mut driver = Driver {
         config,
         rx,
@@ -188,6 +192,7 @@ pub(crate) fn run(
         timers,
         drain: None,
         ports: ports::PortPool::default(),
+        memory,
     };
     // A panic here is a bug of ours; it must not leave every association hanging and usrsctp
     // initialised. It is caught, the stack is marked failed, and the teardown runs as for a
@@ -228,7 +233,7 @@ pub(crate) fn run(
     drop(driver);
     // Before the reply: `shutdown` returns once the thread has been joined, with the memory
     // back.
-    lifecycle::return_freed_memory();
+    memory::return_freed_memory();
     if let Some(reply) = reply {
         let _ = reply.send(());
     }
@@ -288,6 +293,10 @@ impl Driver {
             self.serve_upcalls();
             self.check_deadlines();
             self.probe_stalls();
+            let quiet = self.timers.quiet_for(Instant::now());
+            if self.memory.due(self.entries.len(), quiet) {
+                memory::return_freed_memory();
+            }
             // Before the thread waits again.
             mailbox::wake_deferred(false);
             if self.drain_over() {

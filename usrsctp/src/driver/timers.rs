@@ -121,6 +121,11 @@ impl TimerClock {
         self.active = true;
     }
 
+    /// How long the stack has been quiet at `now` (as of the last [`TimerClock::advance`]).
+    pub(super) fn quiet_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.active_at)
+    }
+
     /// The stack was active at `now`: the stretch ends at once (a tick that is due by the
     /// shorter period runs at this `advance`).
     fn activity(&mut self, now: Instant) {

@@ -21,6 +21,7 @@ pub(crate) struct Counters {
     pub(crate) stall_probes: AtomicU64,
     pub(crate) stack_panics: AtomicU64,
     pub(crate) messages_too_large: AtomicU64,
+    pub(crate) memory_returns: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -41,6 +42,7 @@ pub(crate) static COUNTERS: Counters = Counters {
     stall_probes: AtomicU64::new(0),
     stack_panics: AtomicU64::new(0),
     messages_too_large: AtomicU64::new(0),
+    memory_returns: AtomicU64::new(0),
 };
 
 pub(crate) fn bump(counter: &AtomicU64) {
