@@ -246,7 +246,16 @@ impl Association {
                 context: id.0,
             },
         };
-        if self.shared.pending.push_send(msg) {
+        let schedule = match self.shared.pending.push_send(msg) {
+            Ok(schedule) => schedule,
+            // The stack thread ended the association since `check_open`: not accepted (what
+            // was accepted before is reported ahead of `Closed`).
+            Err(_) => {
+                self.shared.dequeued(len);
+                return Err(Error::Closed { assoc });
+            }
+        };
+        if schedule {
             if let Err(e) = self.command(Command::Service { id: assoc }) {
                 // The stack is gone and will not take it: it was not accepted after all.
                 // (If the stack's teardown took it first, it reports it.)

@@ -251,7 +251,9 @@ pub enum Event {
         /// Its figures.
         stats: crate::stats::AssociationStats,
     },
-    /// The association ended; its id is never used again.
+    /// The association ended; its id is never used again. It is the association's last
+    /// event: every message `send` accepted was reported (`SendFailed`) or delivered before
+    /// it, and a `send` racing with the end returns `Error::Closed` instead.
     Closed {
         /// The association.
         assoc: AssocId,

@@ -278,9 +278,10 @@ impl Driver {
         let Some(mut e) = self.entries.remove(&id) else {
             return;
         };
-        // What the handle queued and the stack has not taken yet ends here too.
+        // What the handle queued and the stack has not taken yet ends here too; sealed, so a
+        // `send` from now on is refused rather than reported after `Closed`.
         let mut batch = std::mem::take(&mut self.batch);
-        e.shared.pending.take(&mut batch);
+        e.shared.pending.seal(&mut batch);
         COUNTERS.inputs_dropped.fetch_add(
             (batch.inputs.len() + e.backlog.len()) as u64,
             Ordering::Relaxed,

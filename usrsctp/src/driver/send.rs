@@ -40,9 +40,10 @@ pub(super) fn failed(assoc: AssocId, msg: &Outgoing, reason: SendFailure) -> Eve
     }
 }
 
-/// Reports the messages that reached the stack thread after its association ended. The route
-/// exists while the handle that accepted it does; without one (the worker was dropped) nobody
-/// is left to tell.
+/// Serves a `Service` that reached the stack thread after its association ended: packets are
+/// dropped (counted), and messages, which `end`'s seal keeps out of the queue, would be
+/// reported. The route exists while the handle does; without one (the worker was dropped)
+/// nobody is left to tell.
 /// `batch` is empty and left empty.
 pub(super) fn fail_unrouted(id: AssocId, batch: &mut Batch) {
     let Some((shared, mailbox)) = routes::endpoints(id) else {

@@ -19,6 +19,12 @@
 //! new pickup. A pickup may find the queue empty (a producer pushed before the take and
 //! scheduled after the clear); that costs one empty command, never a lost item.
 //!
+//! The end: the stack thread *seals* the queue as it takes it for the last time
+//! ([`Pending::seal`]), under the same lock a push takes. A `send` that pushed before the seal
+//! is reported by the end, before `Closed`; one that comes after is refused (the message comes
+//! back, and `send` returns `Error::Closed`). So `Closed` stays an association's last event even
+//! for a `send` racing with the end.
+//!
 //! Lock order: `queue` is a leaf lock. It is held only to push or to swap the vectors, never
 //! across a call into usrsctp, a channel send or another lock.
 
@@ -43,29 +49,45 @@ impl Batch {
     }
 }
 
+/// The queued work, and whether the association has ended (sealed: no more sends).
+#[derive(Default)]
+struct Queue {
+    batch: Batch,
+    sealed: bool,
+}
+
 /// The per-association queue between the handle and the stack thread.
 #[derive(Default)]
 pub(crate) struct Pending {
-    queue: Mutex<Batch>,
+    queue: Mutex<Queue>,
     /// A `Service` command is in the channel (or being served) and will take what is queued.
     scheduled: AtomicBool,
 }
 
 impl Pending {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Batch> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Producer side: queues a packet. True if the caller must send `Command::Service`.
+    /// Producer side: queues a packet. True if the caller must send `Command::Service`. (After
+    /// the seal the packet is queued all the same, and the stack thread drops it, counted.)
     pub(crate) fn push_input(&self, packet: Vec<u8>) -> bool {
-        self.lock().inputs.push(packet);
+        self.lock().batch.inputs.push(packet);
         !self.scheduled.swap(true, Ordering::AcqRel)
     }
 
-    /// Producer side: queues a message. True if the caller must send `Command::Service`.
-    pub(crate) fn push_send(&self, msg: Outgoing) -> bool {
-        self.lock().sends.push_back(msg);
-        !self.scheduled.swap(true, Ordering::AcqRel)
+    /// Producer side: queues a message. `Ok(true)` if the caller must send
+    /// `Command::Service`; `Err` with the message if the queue is sealed (the association has
+    /// ended: the message was not accepted).
+    pub(crate) fn push_send(&self, msg: Outgoing) -> Result<bool, Outgoing> {
+        {
+            let mut q = self.lock();
+            if q.sealed {
+                return Err(msg);
+            }
+            q.batch.sends.push_back(msg);
+        }
+        Ok(!self.scheduled.swap(true, Ordering::AcqRel))
     }
 
     /// Producer side, when the `Service` command could not be sent (the stack is gone): takes
@@ -73,8 +95,12 @@ impl Pending {
     /// return an error for it instead of leaving it without an outcome.
     pub(crate) fn withdraw_send(&self, context: u32) -> Option<Outgoing> {
         let mut q = self.lock();
-        let at = q.sends.iter().rposition(|m| m.info.context == context)?;
-        q.sends.remove(at)
+        let at = q
+            .batch
+            .sends
+            .iter()
+            .rposition(|m| m.info.context == context)?;
+        q.batch.sends.remove(at)
     }
 
     /// Stack side: takes everything queued into `into` (which must be empty; its capacity is
@@ -84,8 +110,19 @@ impl Pending {
         // Clear before taking: see the module docs.
         self.scheduled.store(false, Ordering::Release);
         let mut q = self.lock();
-        std::mem::swap(&mut q.inputs, &mut into.inputs);
-        std::mem::swap(&mut q.sends, &mut into.sends);
+        std::mem::swap(&mut q.batch.inputs, &mut into.inputs);
+        std::mem::swap(&mut q.batch.sends, &mut into.sends);
+    }
+
+    /// Stack side, when the association ends: takes everything queued (as [`Pending::take`])
+    /// and refuses every later `push_send`, in one step under the lock.
+    pub(crate) fn seal(&self, into: &mut Batch) {
+        debug_assert!(into.is_empty());
+        self.scheduled.store(false, Ordering::Release);
+        let mut q = self.lock();
+        q.sealed = true;
+        std::mem::swap(&mut q.batch.inputs, &mut into.inputs);
+        std::mem::swap(&mut q.batch.sends, &mut into.sends);
     }
 }
 
@@ -111,8 +148,8 @@ mod tests {
     #[test]
     fn only_the_first_push_after_a_pickup_schedules_one() {
         let p = Pending::default();
-        assert!(p.push_send(msg(1)), "first push schedules");
-        assert!(!p.push_send(msg(2)), "already scheduled");
+        assert_eq!(p.push_send(msg(1)).ok(), Some(true), "first push schedules");
+        assert_eq!(p.push_send(msg(2)).ok(), Some(false), "already scheduled");
         assert!(!p.push_input(vec![0; 12]));
         let mut b = Batch::default();
         p.take(&mut b);
@@ -128,10 +165,27 @@ mod tests {
     }
 
     #[test]
+    fn after_the_seal_sends_are_refused_and_what_came_before_is_taken() {
+        let p = Pending::default();
+        assert!(p.push_send(msg(1)).is_ok());
+        assert!(!p.push_input(vec![0; 12]), "scheduled by the send");
+        let mut b = Batch::default();
+        p.seal(&mut b);
+        assert_eq!((b.sends.len(), b.inputs.len()), (1, 1));
+        let refused = p.push_send(msg(2)).expect_err("sealed");
+        assert_eq!(refused.info.context, 2, "the message comes back");
+        // Packets still queue (the stack drops them, counted); nothing else was accepted.
+        assert!(p.push_input(vec![0; 12]));
+        let mut c = Batch::default();
+        p.take(&mut c);
+        assert_eq!((c.sends.len(), c.inputs.len()), (0, 1));
+    }
+
+    #[test]
     fn a_message_can_be_withdrawn_while_queued() {
         let p = Pending::default();
-        p.push_send(msg(1));
-        p.push_send(msg(2));
+        assert!(p.push_send(msg(1)).is_ok());
+        assert!(p.push_send(msg(2)).is_ok());
         assert_eq!(p.withdraw_send(1).map(|m| m.info.context), Some(1));
         assert!(p.withdraw_send(1).is_none(), "only once");
         let mut b = Batch::default();
@@ -153,7 +207,7 @@ mod tests {
                 let (p, tx) = (p.clone(), tx.clone());
                 std::thread::spawn(move || {
                     for i in 0..PER {
-                        if p.push_send(msg(t * PER + i)) {
+                        if matches!(p.push_send(msg(t * PER + i)), Ok(true)) {
                             tx.send(()).expect("consumer alive");
                         }
                     }
