@@ -24,6 +24,9 @@ pub(crate) enum Notification {
     SendFailed {
         /// Some of it had been on the wire.
         sent: bool,
+        /// The report covers the message's last part (`SCTP_DATA_LAST_FRAG` in its flags):
+        /// its last chunk, its unsent tail, or all of it.
+        last: bool,
         error: u32,
         stream: u16,
         /// Host byte order.
@@ -74,6 +77,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Notification, &'static str> {
                 read_pod(bytes).ok_or("short send_failed_event")?;
             Ok(Notification::SendFailed {
                 sent: ev.ssfe_flags & sys::SCTP_DATA_SENT != 0,
+                last: ev.ssfe_info.snd_flags & sys::SCTP_DATA_LAST_FRAG != 0,
                 error: ev.ssfe_error,
                 stream: ev.ssfe_info.snd_sid,
                 ppid: u32::from_be(ev.ssfe_info.snd_ppid),

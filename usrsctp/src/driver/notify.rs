@@ -77,12 +77,13 @@ impl Driver {
             }
             Notification::SendFailed {
                 sent,
+                last,
                 stream,
                 ppid,
                 context,
                 ..
             } => {
-                if e.outbox.first_failure(context) {
+                if e.outbox.first_failure(context, last) {
                     e.post(Event::SendFailed {
                         assoc: id,
                         message: MessageId(context),

@@ -24,10 +24,15 @@ use crate::shared::routes;
 #[derive(Default)]
 pub(super) struct Outbox {
     queue: VecDeque<Outgoing>,
-    /// The context of the last `SendFailed` reported from usrsctp's notifications (usrsctp
-    /// reports once per chunk; a message is reported once).
-    last_failed: Option<u32>,
+    /// Messages reported failed whose last part usrsctp has not reported yet (see
+    /// [`Outbox::first_failure`]), oldest first, at most [`OPEN_FAILURES`].
+    open_failures: Vec<u32>,
 }
+
+/// The most messages [`Outbox::first_failure`] remembers as partly reported. usrsctp has one
+/// message partly moved into its queues per stream at most (one per association without
+/// I-DATA); a report it dropped (receive buffer full) would otherwise leave an entry for good.
+const OPEN_FAILURES: usize = 64;
 
 /// The `SendFailed` event for `msg`.
 pub(super) fn failed(assoc: AssocId, msg: &Outgoing, reason: SendFailure) -> Event {
@@ -97,13 +102,27 @@ impl Outbox {
         self.queue.drain(..)
     }
 
-    /// True the first time usrsctp reports the message with send context `context` as failed
-    /// (it reports every chunk of a message; the message has one outcome).
-    pub(super) fn first_failure(&mut self, context: u32) -> bool {
-        if self.last_failed == Some(context) {
+    /// True the first time usrsctp reports the message with send context `context` as failed;
+    /// `last`: this report covers the message's last part (its SCTP_DATA_LAST_FRAG flag).
+    ///
+    /// usrsctp reports a message once per chunk in its queues, and a message it had started
+    /// to move into them once more for its unsent tail (flagged as the last part), after the
+    /// unsent messages of every lower stream. So a message stays open from its first report
+    /// to the one with its last part, and reports of an open message are not new. A message
+    /// has one outcome.
+    pub(super) fn first_failure(&mut self, context: u32, last: bool) -> bool {
+        if let Some(at) = self.open_failures.iter().position(|&c| c == context) {
+            if last {
+                self.open_failures.remove(at);
+            }
             return false;
         }
-        self.last_failed = Some(context);
+        if !last {
+            if self.open_failures.len() == OPEN_FAILURES {
+                self.open_failures.remove(0);
+            }
+            self.open_failures.push(context);
+        }
         true
     }
 }
@@ -337,13 +356,39 @@ mod tests {
     #[test]
     fn a_failure_reported_per_chunk_counts_once_per_message() {
         let mut o = Outbox::default();
-        assert!(o.first_failure(5));
-        assert!(!o.first_failure(5), "second chunk of message 5");
-        assert!(o.first_failure(6));
+        // Message 5 in three chunks (first, middle, last), then message 6 in one.
+        assert!(o.first_failure(5, false));
+        assert!(!o.first_failure(5, false), "middle chunk of message 5");
+        assert!(!o.first_failure(5, true), "last chunk of message 5");
+        assert!(o.first_failure(6, true));
         assert!(
-            o.first_failure(5),
+            o.first_failure(5, true),
             "a later message with the same context after wrap"
         );
+    }
+
+    #[test]
+    fn a_partly_moved_message_reported_again_after_other_streams_counts_once() {
+        // usrsctp's order at an abort: the chunks of message 1 it holds (not its last), then
+        // stream 0's unsent messages 2 and 3, then stream 1's unsent tail of message 1.
+        let mut o = Outbox::default();
+        assert!(o.first_failure(1, false));
+        assert!(!o.first_failure(1, false));
+        assert!(o.first_failure(2, true));
+        assert!(o.first_failure(3, true));
+        assert!(!o.first_failure(1, true), "the tail of message 1");
+        assert!(o.open_failures.is_empty());
+    }
+
+    #[test]
+    fn messages_whose_last_part_never_comes_are_forgotten_oldest_first() {
+        let mut o = Outbox::default();
+        for c in 0..OPEN_FAILURES as u32 + 10 {
+            assert!(o.first_failure(c, false));
+        }
+        assert_eq!(o.open_failures.len(), OPEN_FAILURES);
+        assert!(o.first_failure(0, true), "evicted: counted as new");
+        assert!(!o.first_failure(OPEN_FAILURES as u32 + 9, true));
     }
 
     #[test]
