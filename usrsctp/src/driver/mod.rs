@@ -305,12 +305,13 @@ impl Driver {
             self.serve_upcalls();
             self.check_deadlines();
             self.probe_stalls();
+            // Before the thread waits again.
+            mailbox::wake_deferred(false);
+            // After the wake-ups: the trim holds the thread for tens of ms.
             let quiet = self.timers.quiet_for(Instant::now());
             if self.memory.due(self.entries.len(), quiet) {
                 memory::return_freed_memory();
             }
-            // Before the thread waits again.
-            mailbox::wake_deferred(false);
             if self.drain_over() {
                 return None;
             }
