@@ -16,9 +16,10 @@ use crate::callbacks;
 use crate::error::Error;
 use crate::event::{AssocId, CloseReason, Event, SendFailure};
 use crate::ffi::{self, socket::RawSocket, ConnAddr};
-use crate::shared::assoc::Release;
+use crate::shared::assoc::{AssocShared, Release};
 use crate::shared::command::Command;
 use crate::shared::counters::{bump, COUNTERS};
+use crate::shared::mailbox::MailboxSender;
 use crate::shared::port_owners;
 use crate::shared::routes;
 
@@ -64,14 +65,30 @@ pub(super) fn setup_failed(id: AssocId, error: &Error) {
         Error::Usrsctp { op, errno, .. } => (*op, *errno),
         _ => ("association setup", crate::errno::Errno(libc::EINVAL)),
     };
-    shared.set_closed();
-    mailbox.post_event(Event::Closed {
-        assoc: id,
-        reason: CloseReason::SetupFailed { op, errno },
-    });
+    end_without_socket(
+        id,
+        &shared,
+        &mailbox,
+        CloseReason::SetupFailed { op, errno },
+    );
     if shared.release(Release::Ended) {
         routes::remove(id);
     }
+}
+
+/// Ends association `id`, which has no socket here (its setup failed or was refused, the stack
+/// stopped before setting it up, or its record was lost): what its handle queued is reported
+/// and later sends are refused (`send::fail_queued`), then `Closed { reason }` is posted, as
+/// `Driver::end` does for one with a socket.
+pub(super) fn end_without_socket(
+    id: AssocId,
+    shared: &AssocShared,
+    mailbox: &MailboxSender,
+    reason: CloseReason,
+) {
+    send::fail_queued(id, shared, mailbox);
+    shared.set_closed();
+    mailbox.post_event(Event::Closed { assoc: id, reason });
 }
 
 impl Driver {
@@ -81,11 +98,7 @@ impl Driver {
         let (shared, mailbox) = routes::endpoints(id).ok_or(Error::Closed { assoc: id })?;
         if self.drain.is_some() {
             // `associate` raced with a graceful shutdown: refused, as `shutdown` would.
-            shared.set_closed();
-            mailbox.post_event(Event::Closed {
-                assoc: id,
-                reason: CloseReason::StackShutdown,
-            });
+            end_without_socket(id, &shared, &mailbox, CloseReason::StackShutdown);
             if shared.release(Release::Ended) {
                 routes::remove(id);
             }
@@ -334,17 +347,87 @@ impl Driver {
                 // Never set up: its owner learns it like any other association.
                 Command::Open { id } => {
                     if let Some((shared, mailbox)) = routes::endpoints(id) {
-                        shared.set_closed();
-                        mailbox.post_event(Event::Closed { assoc: id, reason });
+                        end_without_socket(id, &shared, &mailbox, reason);
                     }
                 }
                 Command::Shutdown { reply: Some(reply) } => {
                     let _ = reply.send(());
                 }
-                // Sent by a handle after its association ended here: report its messages.
-                Command::Service { id } => send::fail_unrouted(id, &mut self.batch),
+                // Sent by a handle after its association ended here.
+                Command::Service { id } => send::fail_unrouted(id),
                 _ => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::{AssociationConfig, Reliability};
+    use crate::event::MessageId;
+    use crate::ffi::socket::SendInfo;
+    use crate::shared::command::Outgoing;
+    use crate::shared::mailbox::mailbox;
+    use crate::shared::routes::{insert, Route};
+
+    #[test]
+    fn a_failed_setup_reports_the_queued_messages_before_closed_and_refuses_later_ones() {
+        // A message sent before the stack thread got to the association's setup.
+        let id = AssocId(u64::MAX - 21);
+        let (tx, mb) = mailbox().expect("mailbox");
+        let (stack_tx, _stack_rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(AssocShared::new(
+            id,
+            AssociationConfig::default(),
+            stack_tx.clone(),
+        ));
+        insert(
+            id,
+            Route {
+                owner: 97,
+                mailbox: tx,
+                shared: shared.clone(),
+                commands: stack_tx,
+            },
+        );
+        let msg = |context| Outgoing {
+            data: vec![1; 8],
+            info: SendInfo {
+                stream: 0,
+                ppid: 53,
+                unordered: false,
+                reliability: Reliability::Reliable,
+                context,
+            },
+        };
+        shared.admit(8).expect("admitted");
+        assert!(shared.pending.push_send(msg(1)).is_ok());
+
+        setup_failed(id, &Error::Closed { assoc: id });
+
+        match mb.try_recv() {
+            Some(Event::SendFailed {
+                assoc,
+                message,
+                reason: SendFailure::AssociationClosed,
+                ..
+            }) => assert_eq!((assoc, message), (id, MessageId(1))),
+            other => panic!("expected the queued message reported first, got {other:?}"),
+        }
+        assert!(matches!(
+            mb.try_recv(),
+            Some(Event::Closed {
+                reason: CloseReason::SetupFailed { .. },
+                ..
+            })
+        ));
+        assert_eq!(mb.try_recv(), None);
+        assert_eq!(shared.buffered(), 0, "its bytes left the send queue");
+        assert!(shared.pending.push_send(msg(2)).is_err(), "sealed");
+        // The handle still holds the route (it lets go last).
+        assert!(routes::remove(id));
     }
 }

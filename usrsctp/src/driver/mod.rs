@@ -216,23 +216,7 @@ pub(crate) fn run(
     // have a route: tell their owners, and forget them.
     for route in routes::remove_stack(&own) {
         if route.shared.state() != crate::shared::assoc::AssociationState::Closed {
-            // Messages the handle queued are reported ahead of `Closed`, and later sends
-            // refused, as in `end`.
-            let mut batch = Batch::default();
-            route.shared.pending.seal(&mut batch);
-            for msg in batch.sends.drain(..) {
-                route.shared.dequeued(msg.data.len());
-                route.mailbox.post_event(send::failed(
-                    route.shared.id,
-                    &msg,
-                    crate::event::SendFailure::AssociationClosed,
-                ));
-            }
-            route.shared.set_closed();
-            route.mailbox.post_event(Event::Closed {
-                assoc: route.shared.id,
-                reason,
-            });
+            lifecycle::end_without_socket(route.shared.id, &route.shared, &route.mailbox, reason);
         }
     }
     ffi::deregister_address(ffi::ConnAddr::Shared);

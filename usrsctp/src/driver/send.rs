@@ -15,8 +15,10 @@ use crate::error::Error;
 use crate::event::{
     AssocId, CloseReason, Event, MessageId, ResetDirection, ResetOutcome, SendFailure,
 };
+use crate::shared::assoc::AssocShared;
 use crate::shared::command::Outgoing;
 use crate::shared::counters::COUNTERS;
+use crate::shared::mailbox::MailboxSender;
 use crate::shared::pending::Batch;
 use crate::shared::routes;
 
@@ -45,23 +47,27 @@ pub(super) fn failed(assoc: AssocId, msg: &Outgoing, reason: SendFailure) -> Eve
     }
 }
 
-/// Serves a `Service` that reached the stack thread after its association ended: packets are
-/// dropped (counted), and messages, which `end`'s seal keeps out of the queue, would be
-/// reported. The route exists while the handle does; without one (the worker was dropped)
-/// nobody is left to tell.
-/// `batch` is empty and left empty.
-pub(super) fn fail_unrouted(id: AssocId, batch: &mut Batch) {
-    let Some((shared, mailbox)) = routes::endpoints(id) else {
-        return;
-    };
-    shared.pending.take(batch);
+/// Ends what the handle of `id` queued, once its association has ended: the queue is sealed
+/// (a later `send` is refused with `Error::Closed`), its packets are dropped (counted) and its
+/// messages reported failed. Callers post `Closed` after this, so it stays the last event.
+pub(super) fn fail_queued(id: AssocId, shared: &AssocShared, mailbox: &MailboxSender) {
+    let mut batch = Batch::default();
+    shared.pending.seal(&mut batch);
     COUNTERS
         .inputs_dropped
         .fetch_add(batch.inputs.len() as u64, Relaxed);
-    batch.inputs.clear();
-    for msg in batch.sends.drain(..) {
+    for msg in batch.sends {
         shared.dequeued(msg.data.len());
         mailbox.post_event(failed(id, &msg, SendFailure::AssociationClosed));
+    }
+}
+
+/// Serves a `Service` that reached the stack thread after the association ended (a handle
+/// fed a packet meanwhile): as [`fail_queued`]. Without a route (the worker was dropped)
+/// nobody is left to tell.
+pub(super) fn fail_unrouted(id: AssocId) {
+    if let Some((shared, mailbox)) = routes::endpoints(id) {
+        fail_queued(id, &shared, &mailbox);
     }
 }
 

@@ -116,9 +116,8 @@ impl Driver {
                     self.wait_turn(id);
                 }
             }
-            // It ended after `send` accepted these messages: report them to the owner, whose
-            // route lives as long as the handle (see `AssocShared::release`).
-            None => super::send::fail_unrouted(id, &mut batch),
+            // It ended; the end sealed its queue, so only packets can have come since.
+            None => super::send::fail_unrouted(id),
         }
         debug_assert!(batch.is_empty());
         self.batch = batch;
