@@ -22,7 +22,7 @@ use crate::shared::routes::with_route;
 
 /// A packet usrsctp wants on the wire: to the owner's mailbox. Returns 0 if posted, -1 if the
 /// association is gone (usrsctp then counts a send error; nothing else happens).
-fn output(id: u64, mut packet: Vec<u8>) -> c_int {
+fn output(id: u64, mut packet: Vec<u8>, has_data: bool) -> c_int {
     bump(&COUNTERS.output_callbacks);
     let len = packet.len() as u64;
     let posted = with_route(id, |r| {
@@ -33,7 +33,7 @@ fn output(id: u64, mut packet: Vec<u8>) -> c_int {
         }
         // The socket's port inside usrsctp is not the one on the wire (`driver::ports`).
         crate::packet::ports::to_wire(&mut packet, r.shared.config.local_port);
-        r.shared.output_seen(&packet);
+        r.shared.output_seen(&packet, has_data);
         // Counted before the worker can see the packet (taken back if the mailbox is gone).
         bump(&COUNTERS.packets_out);
         COUNTERS.bytes_out.fetch_add(len, Ordering::Relaxed);
@@ -141,7 +141,8 @@ pub(crate) unsafe extern "C" fn on_output(
     // we copy it before returning and keep no reference.
     let bytes = unsafe { std::slice::from_raw_parts(buffer as *const u8, length) };
     catch_unwind(AssertUnwindSafe(|| {
-        if !crate::packet::is_heartbeat_only(bytes) {
+        let chunks = crate::packet::chunks(bytes);
+        if !chunks.heartbeat_only {
             ACTIVE_HERE.with(|a| a.set(true));
         }
         // The copy goes into a buffer the stack thread is done with, when one fits (`recycle`).
@@ -152,7 +153,7 @@ pub(crate) unsafe extern "C" fn on_output(
             ConnAddr::Shared => port_owners::owner_of_packet(&packet).unwrap_or(0),
             ConnAddr::Own(id) => id.0,
         };
-        output(id, packet)
+        output(id, packet, chunks.data)
     }))
     .unwrap_or_else(|_| {
         bump(&COUNTERS.callback_panics);

@@ -292,8 +292,11 @@ impl Driver {
             // Before the thread waits again.
             mailbox::wake_deferred(false);
             // After the wake-ups: the trim holds the thread for tens of ms.
-            let quiet = self.timers.quiet_for(Instant::now());
-            if self.memory.due(self.entries.len(), quiet) {
+            let timers = &self.timers;
+            if self
+                .memory
+                .due(self.entries.len(), || timers.quiet_for(Instant::now()))
+            {
                 memory::return_freed_memory();
             }
             if self.drain_over() {

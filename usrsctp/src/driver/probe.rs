@@ -108,7 +108,7 @@ impl Driver {
 mod tests {
     use super::*;
     use crate::packet::checksum::checksum_ok;
-    use crate::packet::has_data;
+    use crate::packet::chunks;
     use crate::packet::test_packets::{chunk, header};
     use crate::packet::validate::check;
 
@@ -125,7 +125,7 @@ mod tests {
         p.extend_from_slice(&data1);
         p.extend_from_slice(&data2);
         fill_checksum(&mut p);
-        assert!(has_data(&p));
+        assert!(chunks(&p).data);
         let probe = data_only(&p).expect("has DATA");
         let mut expected = header(0x1234_5678);
         expected.extend_from_slice(&data1);
@@ -138,8 +138,8 @@ mod tests {
         let mut no_data = header(1);
         no_data.extend_from_slice(&sack);
         assert_eq!(data_only(&no_data), None);
-        assert!(!has_data(&no_data));
-        assert!(!has_data(&[0; 11]));
+        assert!(!chunks(&no_data).data);
+        assert!(!chunks(&[0; 11]).data);
         assert_eq!(data_only(&[1, 2, 3]), None);
         // A chunk running past the packet ends the walk; what came before is kept.
         let mut cut = header(1);

@@ -139,10 +139,11 @@ impl Driver {
             }
             // The peer's ABORT makes usrsctp report every message it holds, right inside this
             // conninput: make room for the reports first.
-            if crate::packet::has_chunk(&packet, crate::packet::CHUNK_ABORT) {
+            let chunks = crate::packet::chunks(&packet);
+            if chunks.abort {
                 e.make_room_for_reports(id);
             }
-            if !crate::packet::is_heartbeat_only(&packet) {
+            if !chunks.heartbeat_only {
                 self.timers.note_activity();
             }
             bump(&COUNTERS.packets_in);

@@ -4,8 +4,9 @@
 //! - [`checksum`]: CRC32c, filled in and verified by us (usrsctp runs with checksum offload);
 //! - [`validate`]: the structural check of incoming packets that guards usrsctp 0.9.5.0;
 //! - [`ports`]: the source and destination ports, rewritten between wire and usrsctp;
-//! - chunk walking here: [`has_data`] (the output callback keeps the stall probe's seed) and
-//!   [`is_heartbeat_only`] (the timer clock tells an idle stack from a busy one).
+//! - chunk walking here: [`chunks`], one walk over the chunk headers of each packet in or out,
+//!   which says whether it carries data (the stall probe's seed), an ABORT (room for the
+//!   reports) or only heartbeats (the timer clock tells an idle stack from a busy one).
 
 pub(crate) mod checksum;
 pub(crate) mod ports;
@@ -29,49 +30,46 @@ pub(crate) fn pad4(n: usize) -> usize {
 
 /// The ABORT chunk type.
 pub(crate) const CHUNK_ABORT: u8 = 6;
-
-/// True if the packet carries a chunk of type `kind` (a walk over chunk headers only).
-pub(crate) fn has_chunk(packet: &[u8], kind: u8) -> bool {
-    let mut at = COMMON_HEADER;
-    while at + 4 <= packet.len() {
-        if packet[at] == kind {
-            return true;
-        }
-        let len = be16(packet, at + 2);
-        if len < 4 {
-            return false;
-        }
-        at += pad4(len);
-    }
-    false
-}
-
-/// True if the packet carries a DATA or I-DATA chunk (a walk over chunk headers only).
-pub(crate) fn has_data(packet: &[u8]) -> bool {
-    has_chunk(packet, CHUNK_DATA) || has_chunk(packet, CHUNK_I_DATA)
-}
-
 /// HEARTBEAT and HEARTBEAT ACK chunk types.
 pub(crate) const CHUNK_HEARTBEAT: u8 = 4;
 pub(crate) const CHUNK_HEARTBEAT_ACK: u8 = 5;
 
-/// True if the packet has chunks and all of them are HEARTBEAT or HEARTBEAT ACK: the only
-/// traffic of an idle association. A malformed chunk header (length under 4) makes it false.
-pub(crate) fn is_heartbeat_only(packet: &[u8]) -> bool {
+/// What one walk over a packet's chunk headers found; the walk ends at a header whose length
+/// is under 4.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Chunks {
+    /// A DATA or I-DATA chunk.
+    pub(crate) data: bool,
+    /// An ABORT chunk.
+    pub(crate) abort: bool,
+    /// At least one chunk, every one a HEARTBEAT or HEARTBEAT ACK, none malformed: the only
+    /// traffic of an idle association.
+    pub(crate) heartbeat_only: bool,
+}
+
+/// Walks the chunk headers of `packet` once (see [`Chunks`]).
+pub(crate) fn chunks(packet: &[u8]) -> Chunks {
+    let mut found = Chunks::default();
+    let mut other = false;
+    let mut any = false;
     let mut at = COMMON_HEADER;
-    let mut chunks = 0;
     while at + 4 <= packet.len() {
-        if packet[at] != CHUNK_HEARTBEAT && packet[at] != CHUNK_HEARTBEAT_ACK {
-            return false;
+        any = true;
+        match packet[at] {
+            CHUNK_DATA | CHUNK_I_DATA => found.data = true,
+            CHUNK_ABORT => found.abort = true,
+            CHUNK_HEARTBEAT | CHUNK_HEARTBEAT_ACK => {}
+            _ => other = true,
         }
         let len = be16(packet, at + 2);
         if len < 4 {
-            return false;
+            other = true;
+            break;
         }
-        chunks += 1;
         at += pad4(len);
     }
-    chunks > 0
+    found.heartbeat_only = any && !other && !found.data && !found.abort;
+    found
 }
 
 #[cfg(test)]
@@ -102,51 +100,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn has_data_finds_data_and_i_data_chunks_only() {
+    fn the_walk_finds_data_and_i_data_chunks_and_aborts() {
         let sack = chunk(3, &[0, 0, 0, 9, 0, 1, 0, 0, 0, 0, 0, 0]);
         let mut p = header(1);
         p.extend_from_slice(&sack);
-        assert!(!has_data(&p));
+        assert!(!chunks(&p).data);
         p.extend_from_slice(&chunk(CHUNK_I_DATA, &[0; 17]));
-        assert!(has_data(&p));
+        assert!(chunks(&p).data);
         let mut d = header(1);
         d.extend_from_slice(&chunk(CHUNK_DATA, &[0; 16]));
-        assert!(has_data(&d));
-        assert!(!has_data(&[0; 11]));
+        assert!(chunks(&d).data);
+        assert_eq!(chunks(&[0; 11]), Chunks::default());
         // A chunk whose length is below 4 ends the walk.
         let mut broken = header(1);
         broken.extend_from_slice(&[3, 0, 0, 1]);
         broken.extend_from_slice(&chunk(CHUNK_DATA, &[0; 16]));
-        assert!(!has_data(&broken));
+        assert!(!chunks(&broken).data);
         let mut abort = header(1);
         abort.extend_from_slice(&chunk(CHUNK_ABORT, &[]));
-        assert!(has_chunk(&abort, CHUNK_ABORT));
-        assert!(!has_chunk(&d, CHUNK_ABORT));
+        assert!(chunks(&abort).abort);
+        assert!(!chunks(&d).abort);
     }
 
     #[test]
     fn heartbeat_only_means_every_chunk_is_a_heartbeat_or_its_ack() {
+        let only = |p: &[u8]| chunks(p).heartbeat_only;
         let hb = chunk(CHUNK_HEARTBEAT, &[0, 1, 0, 8, 1, 2, 3, 4]);
         let ack = chunk(CHUNK_HEARTBEAT_ACK, &[0, 1, 0, 8, 1, 2, 3, 4]);
         let sack = chunk(3, &[0, 0, 0, 9, 0, 1, 0, 0, 0, 0, 0, 0]);
         let mut p = header(1);
         p.extend_from_slice(&hb);
-        assert!(is_heartbeat_only(&p));
+        assert!(only(&p));
         p.extend_from_slice(&ack);
-        assert!(is_heartbeat_only(&p), "a heartbeat bundled with an ack");
+        assert!(only(&p), "a heartbeat bundled with an ack");
         p.extend_from_slice(&sack);
-        assert!(!is_heartbeat_only(&p), "a SACK is activity");
+        assert!(!only(&p), "a SACK is activity");
         let mut sack_first = header(1);
         sack_first.extend_from_slice(&sack);
         sack_first.extend_from_slice(&hb);
-        assert!(!is_heartbeat_only(&sack_first));
+        assert!(!only(&sack_first));
         let mut d = header(1);
         d.extend_from_slice(&chunk(CHUNK_DATA, &[0; 16]));
-        assert!(!is_heartbeat_only(&d));
-        assert!(!is_heartbeat_only(&header(1)), "no chunk at all");
-        assert!(!is_heartbeat_only(&[0; 11]));
+        assert!(!only(&d));
+        assert!(!only(&header(1)), "no chunk at all");
+        assert!(!only(&[0; 11]));
         let mut broken = header(1);
         broken.extend_from_slice(&[CHUNK_HEARTBEAT, 0, 0, 2]);
-        assert!(!is_heartbeat_only(&broken), "a chunk length under 4");
+        assert!(!only(&broken), "a chunk length under 4");
     }
 }

@@ -153,10 +153,11 @@ impl AssocShared {
         }
     }
 
-    /// Output callback side: usrsctp produced `packet` for this association.
-    pub(crate) fn output_seen(&self, packet: &[u8]) {
+    /// Output callback side: usrsctp produced `packet` for this association (`has_data`: it
+    /// carries DATA or I-DATA, and becomes the stall probe's seed).
+    pub(crate) fn output_seen(&self, packet: &[u8], has_data: bool) {
         self.outputs.fetch_add(1, Ordering::Relaxed);
-        if crate::packet::has_data(packet) {
+        if has_data {
             let mut probe = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
             probe.clear();
             probe.extend_from_slice(packet);
