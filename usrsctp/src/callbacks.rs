@@ -211,22 +211,7 @@ mod tests {
     /// Registers a route for `id` owned by worker `owner`: its mailbox, and the stack's
     /// command channel.
     fn route(id: AssocId, owner: u64) -> (Mailbox, crossbeam_channel::Receiver<Command>) {
-        let (tx, mb) = mailbox().unwrap();
-        let (stack_tx, stack_rx) = crossbeam_channel::unbounded();
-        let shared = Arc::new(AssocShared::new(
-            id,
-            AssociationConfig::default(),
-            stack_tx.clone(),
-        ));
-        insert(
-            id,
-            Route {
-                owner,
-                mailbox: tx,
-                shared,
-                commands: stack_tx,
-            },
-        );
+        let (_, mb, stack_rx) = crate::shared::routes::insert_for_test(id, owner);
         (mb, stack_rx)
     }
 

@@ -363,48 +363,17 @@ impl Driver {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::config::{AssociationConfig, Reliability};
     use crate::event::MessageId;
-    use crate::ffi::socket::SendInfo;
     use crate::shared::command::Outgoing;
-    use crate::shared::mailbox::mailbox;
-    use crate::shared::routes::{insert, Route};
 
     #[test]
     fn a_failed_setup_reports_the_queued_messages_before_closed_and_refuses_later_ones() {
         // A message sent before the stack thread got to the association's setup.
         let id = AssocId(u64::MAX - 21);
-        let (tx, mb) = mailbox().expect("mailbox");
-        let (stack_tx, _stack_rx) = crossbeam_channel::unbounded();
-        let shared = Arc::new(AssocShared::new(
-            id,
-            AssociationConfig::default(),
-            stack_tx.clone(),
-        ));
-        insert(
-            id,
-            Route {
-                owner: 97,
-                mailbox: tx,
-                shared: shared.clone(),
-                commands: stack_tx,
-            },
-        );
-        let msg = |context| Outgoing {
-            data: vec![1; 8],
-            info: SendInfo {
-                stream: 0,
-                ppid: 53,
-                unordered: false,
-                reliability: Reliability::Reliable,
-                context,
-            },
-        };
-        shared.admit(8).expect("admitted");
-        assert!(shared.pending.push_send(msg(1)).is_ok());
+        let (shared, mb, _stack_rx) = routes::insert_for_test(id, 97);
+        shared.admit(4).expect("admitted");
+        assert!(shared.pending.push_send(Outgoing::for_test(1)).is_ok());
 
         setup_failed(id, &Error::Closed { assoc: id });
 
@@ -426,7 +395,10 @@ mod tests {
         ));
         assert_eq!(mb.try_recv(), None);
         assert_eq!(shared.buffered(), 0, "its bytes left the send queue");
-        assert!(shared.pending.push_send(msg(2)).is_err(), "sealed");
+        assert!(
+            shared.pending.push_send(Outgoing::for_test(2)).is_err(),
+            "sealed"
+        );
         // The handle still holds the route (it lets go last).
         assert!(routes::remove(id));
     }

@@ -325,11 +325,12 @@ mod tests {
         assert_eq!(clock.period(), TIMER_TICK);
     }
 
-    /// Fills the cost window with runs of `run` at `now`.
-    fn costs(clock: &mut TimerClock, now: Instant, run: Duration) {
+    /// Fills the cost window with runs of `run` at `now`; the period that gives.
+    fn period_after(clock: &mut TimerClock, now: Instant, run: Duration) -> Duration {
         for _ in 0..COST_WINDOW {
             clock.record_cost(now, run);
         }
+        clock.period()
     }
 
     #[test]
@@ -338,36 +339,45 @@ mod tests {
         let max = Duration::from_millis(100);
         let mut clock = TimerClock::new(t0, max, HEARTBEAT);
         // Runs of 5 ms (10,000 idle associations) ask for 250 ms; the bound gives 100.
-        costs(&mut clock, t0, Duration::from_millis(5));
-        assert_eq!(clock.period(), max, "just active: the bound holds");
-        costs(
-            &mut clock,
-            t0 + Duration::from_millis(400),
-            Duration::from_millis(5),
-        );
-        assert_eq!(clock.period(), max, "400 ms quiet allows 100 ms");
-        costs(
-            &mut clock,
-            t0 + Duration::from_secs(1),
-            Duration::from_millis(5),
+        assert_eq!(
+            period_after(&mut clock, t0, Duration::from_millis(5)),
+            max,
+            "just active: the bound holds"
         );
         assert_eq!(
-            clock.period(),
+            period_after(
+                &mut clock,
+                t0 + Duration::from_millis(400),
+                Duration::from_millis(5)
+            ),
+            max,
+            "400 ms quiet allows 100 ms"
+        );
+        assert_eq!(
+            period_after(
+                &mut clock,
+                t0 + Duration::from_secs(1),
+                Duration::from_millis(5)
+            ),
             Duration::from_millis(250),
             "1 s quiet allows 250 ms"
         );
-        costs(
-            &mut clock,
-            t0 + Duration::from_secs(2),
-            Duration::from_millis(5),
+        assert_eq!(
+            period_after(
+                &mut clock,
+                t0 + Duration::from_secs(2),
+                Duration::from_millis(5)
+            ),
+            Duration::from_millis(500)
         );
-        assert_eq!(clock.period(), Duration::from_millis(500));
-        costs(
-            &mut clock,
-            t0 + Duration::from_secs(60),
-            Duration::from_millis(5),
+        assert_eq!(
+            period_after(
+                &mut clock,
+                t0 + Duration::from_secs(60),
+                Duration::from_millis(5)
+            ),
+            QUIET_MAX
         );
-        assert_eq!(clock.period(), QUIET_MAX);
         // Activity: back within the bound at once, and a tick overdue by it runs now.
         let t1 = t0 + Duration::from_secs(60);
         assert!(clock.elapse(t1).is_some());
@@ -386,20 +396,26 @@ mod tests {
         // No association (runs of a few µs): the finest tick while active, then the stretch.
         let t0 = Instant::now();
         let mut clock = TimerClock::new(t0, Duration::from_millis(100), HEARTBEAT);
-        costs(&mut clock, t0, Duration::from_micros(3));
-        assert_eq!(clock.period(), TIMER_TICK);
-        costs(
-            &mut clock,
-            t0 + Duration::from_millis(60),
-            Duration::from_micros(3),
+        assert_eq!(
+            period_after(&mut clock, t0, Duration::from_micros(3)),
+            TIMER_TICK
         );
-        assert_eq!(clock.period(), Duration::from_millis(15));
-        costs(
-            &mut clock,
-            t0 + Duration::from_secs(10),
-            Duration::from_micros(3),
+        assert_eq!(
+            period_after(
+                &mut clock,
+                t0 + Duration::from_millis(60),
+                Duration::from_micros(3)
+            ),
+            Duration::from_millis(15)
         );
-        assert_eq!(clock.period(), QUIET_MAX);
+        assert_eq!(
+            period_after(
+                &mut clock,
+                t0 + Duration::from_secs(10),
+                Duration::from_micros(3)
+            ),
+            QUIET_MAX
+        );
         clock.activity(t0 + Duration::from_secs(10));
         assert_eq!(
             clock.period(),
@@ -408,12 +424,14 @@ mod tests {
         );
         // Finishing usrsctp: the finest tick, however quiet.
         clock.fine();
-        costs(
-            &mut clock,
-            t0 + Duration::from_secs(100),
-            Duration::from_millis(5),
+        assert_eq!(
+            period_after(
+                &mut clock,
+                t0 + Duration::from_secs(100),
+                Duration::from_millis(5)
+            ),
+            TIMER_TICK
         );
-        assert_eq!(clock.period(), TIMER_TICK);
     }
 
     #[test]
@@ -422,12 +440,16 @@ mod tests {
         let max = Duration::from_millis(100);
         let late = t0 + Duration::from_secs(3600);
         let mut clock = TimerClock::new(t0, max, Duration::from_secs(2));
-        costs(&mut clock, late, Duration::from_micros(3));
-        assert_eq!(clock.period(), Duration::from_millis(500));
+        assert_eq!(
+            period_after(&mut clock, late, Duration::from_micros(3)),
+            Duration::from_millis(500)
+        );
         // No heartbeat interval: the stretch stops at the bound.
         let mut clock = TimerClock::new(t0, max, Duration::ZERO);
-        costs(&mut clock, late, Duration::from_micros(3));
-        assert_eq!(clock.period(), max);
+        assert_eq!(
+            period_after(&mut clock, late, Duration::from_micros(3)),
+            max
+        );
     }
 
     #[test]

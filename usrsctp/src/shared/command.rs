@@ -14,6 +14,23 @@ pub(crate) struct Outgoing {
     pub(crate) info: SendInfo,
 }
 
+#[cfg(test)]
+impl Outgoing {
+    /// For unit tests: a reliable 4-byte message on stream 0 with send context `context`.
+    pub(crate) fn for_test(context: u32) -> Outgoing {
+        Outgoing {
+            data: vec![1; 4],
+            info: SendInfo {
+                stream: 0,
+                ppid: 53,
+                unordered: false,
+                reliability: crate::config::Reliability::Reliable,
+                context,
+            },
+        }
+    }
+}
+
 /// What the stack thread is asked to do.
 pub(crate) enum Command {
     /// Create the socket of an association whose route is registered (the route carries its

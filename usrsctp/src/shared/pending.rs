@@ -129,20 +129,9 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Reliability;
-    use crate::ffi::socket::SendInfo;
 
     fn msg(context: u32) -> Outgoing {
-        Outgoing {
-            data: vec![1; 4],
-            info: SendInfo {
-                stream: 0,
-                ppid: 53,
-                unordered: false,
-                reliability: Reliability::Reliable,
-                context,
-            },
-        }
+        Outgoing::for_test(context)
     }
 
     #[test]

@@ -109,3 +109,33 @@ pub(crate) fn with_route<R>(id: u64, f: impl FnOnce(&Route) -> R) -> Option<R> {
     let routes = ROUTES.read().unwrap_or_else(PoisonError::into_inner);
     routes.get(&id).map(f)
 }
+
+/// For unit tests: registers a route for `id` owned by worker `owner`; returns its shared
+/// state, its mailbox, and the receiving end of the stack's command channel.
+#[cfg(test)]
+pub(crate) fn insert_for_test(
+    id: AssocId,
+    owner: u64,
+) -> (
+    Arc<AssocShared>,
+    super::mailbox::Mailbox,
+    crossbeam_channel::Receiver<super::command::Command>,
+) {
+    let (tx, mb) = super::mailbox::mailbox().expect("a mailbox");
+    let (stack_tx, stack_rx) = crossbeam_channel::unbounded();
+    let shared = Arc::new(AssocShared::new(
+        id,
+        crate::config::AssociationConfig::default(),
+        stack_tx.clone(),
+    ));
+    insert(
+        id,
+        Route {
+            owner,
+            mailbox: tx,
+            shared: shared.clone(),
+            commands: stack_tx,
+        },
+    );
+    (shared, mb, stack_rx)
+}
