@@ -178,15 +178,11 @@ pub(crate) unsafe extern "C" fn on_upcall(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::config::AssociationConfig;
     use crate::ffi::id_to_addr;
     use crate::packet::checksum::{checksum_ok, fill_checksum};
-    use crate::shared::assoc::AssocShared;
-    use crate::shared::mailbox::{mailbox, Mailbox};
-    use crate::shared::routes::{insert, remove, remove_owner, Route};
+    use crate::shared::mailbox::Mailbox;
+    use crate::shared::routes::{remove, remove_owner};
 
     #[test]
     fn output_for_an_unknown_id_is_counted_and_dropped() {
