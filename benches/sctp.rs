@@ -3,7 +3,10 @@
 //!
 //! - `throughput/{wrapper,raw,sctp-proto,webrtc-sctp}/{64,1024,16384,65536}`: one-way bulk
 //!   transfer of reliable ordered messages of that size on one stream; bytes/s.
-//! - `latency/{wrapper,raw,sctp-proto,webrtc-sctp}/64`: one round trip of a 64-byte message.
+//! - `latency/{wrapper,raw,sctp-proto,webrtc-sctp}/64`: one round trip of a 64-byte message;
+//!   `latency/wrapper-park/64` with the stack thread's adaptive poll off
+//!   (`StackConfig::adaptive_spin_us` = 0), `latency/wrapper-spin/64` with the low-latency
+//!   opt-in (`spin_before_park_us` = 200). Each wrapper id prints its process CPU per round trip.
 //! - `scaling/workers/{1,2,4,8}`: aggregate messages/s (1 KiB) with that many wrapper pairs.
 //! - `setup/wrapper/associate`: bring an association pair up and close it.
 //! - `cpu/{wrapper,raw,sctp-proto}/1024`: the `throughput/*/1024` transfer measured in process
@@ -42,6 +45,7 @@ const MAX_BATCH_MESSAGES: usize = 16 * 1024;
 const SCALING_MESSAGES: u64 = 8 * 1024;
 const SCALING_SIZE: usize = 1024;
 /// `latency/wrapper-spin`: the low-latency opt-in's setting (`StackConfig::spin_before_park_us`).
+/// `latency/wrapper-park` turns the adaptive poll off (`StackConfig::adaptive_spin_us` = 0).
 const LOW_LATENCY_SPIN_US: u32 = 200;
 
 fn batch_messages(size: usize) -> u64 {
@@ -118,15 +122,30 @@ fn latency(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
 
-    // The default configuration, then the low-latency opt-in (`spin_before_park_us`); each
-    // also reports its process CPU per round trip on a side line (the price of spinning).
-    for (id, spin_us) in [("wrapper", 0), ("wrapper-spin", LOW_LATENCY_SPIN_US)] {
+    // The default configuration; the stack thread parking at once (no adaptive poll, the
+    // default before it); the low-latency opt-in (`spin_before_park_us`). Each also reports
+    // its process CPU per round trip on a side line (the price or the saving of polling).
+    let defaults = StackConfig::default();
+    for (id, spin_us, adaptive_us) in [
+        (
+            "wrapper",
+            defaults.spin_before_park_us,
+            defaults.adaptive_spin_us,
+        ),
+        ("wrapper-park", 0, 0),
+        (
+            "wrapper-spin",
+            LOW_LATENCY_SPIN_US,
+            defaults.adaptive_spin_us,
+        ),
+    ] {
         let mut pair: Option<(Stack, WrapperPair)> = None;
         let (mut cpu, mut trips) = (Duration::ZERO, 0u64);
         group.bench_function(BenchmarkId::new(id, SIZE), |b| {
             let (_, pair) = pair.get_or_insert_with(|| {
                 let stack = wrapper::stack_with(StackConfig {
                     spin_before_park_us: spin_us,
+                    adaptive_spin_us: adaptive_us,
                     ..StackConfig::default()
                 });
                 let pair = WrapperPair::echo(&stack, SIZE);
@@ -143,7 +162,8 @@ fn latency(c: &mut Criterion) {
         if trips > 0 {
             eprintln!(
                 "latency/{id}/{SIZE}: {:.1} µs process CPU per round trip ({trips} round trips, \
-                 warm-up included; spin_before_park_us = {spin_us})",
+                 warm-up included; spin_before_park_us = {spin_us}, adaptive_spin_us = \
+                 {adaptive_us})",
                 cpu.as_secs_f64() * 1e6 / trips as f64
             );
         }

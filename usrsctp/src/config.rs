@@ -78,13 +78,22 @@ pub struct StackConfig {
     /// [`Diagnostics::stall_probes`](crate::Diagnostics::stall_probes).
     pub stall_probe_ms: u32,
     /// Low-latency opt-in: before the stack thread parks waiting for work, it polls its
-    /// command channel for this many microseconds (0, the default: it parks at once; at most
-    /// 1,000). Each wake-up of a parked thread costs tens of µs on virtual machines, and a
-    /// round trip wakes the stack thread four times; spinning removes those wake-ups while
-    /// traffic flows, at the price of up to this much CPU after each burst of commands (a
-    /// stack with only timers to run still parks at once). BENCHMARKS.md has the measured
-    /// round trip and CPU cost.
+    /// command channel for at least this many microseconds (0, the default: only as long as
+    /// `adaptive_spin_us` finds worth it; at most 1,000). Each wake-up of a parked thread
+    /// costs tens of µs on virtual machines, and a round trip wakes the stack thread four
+    /// times; spinning removes those wake-ups while traffic flows, at the price of up to this
+    /// much CPU after each burst of commands, whatever the traffic (a stack with only timers
+    /// to run still parks at once). BENCHMARKS.md has the measured round trip and CPU cost.
     pub spin_before_park_us: u32,
+    /// The bound of the stack thread's adaptive poll before parking, in µs (0 turns it off;
+    /// at most 1,000; default 50). While commands keep arriving soon after the thread ran
+    /// dry, within this bound, it polls for them instead of parking: the window doubles each
+    /// time a command came after it but within the bound, and halves each time the thread
+    /// stayed idle longer than the bound (the rule of Linux's cpuidle-haltpoll governor). A
+    /// quiet stack, or one whose commands come further apart, parks at once; one idle period
+    /// spends at most this much CPU polling. `Diagnostics::spins_caught` and
+    /// `spins_missed` count what the polls bought. BENCHMARKS.md has the measured effect.
+    pub adaptive_spin_us: u32,
     /// The longest the stack thread lets usrsctp's timers wait while the stack is active, in
     /// ms (10..=1000; default 100). usrsctp's timer run walks every armed timer, due or not:
     /// two per idle association. The thread runs it every 10 ms while that costs under 2 % of
@@ -132,6 +141,7 @@ impl Default for StackConfig {
             command_batch: 256,
             stall_probe_ms: 2_000,
             spin_before_park_us: 0,
+            adaptive_spin_us: 50,
             max_timer_tick_ms: 100,
             return_memory_after_closed: 1_000,
         }
@@ -203,6 +213,12 @@ impl StackConfig {
         if self.spin_before_park_us > 1_000 {
             return bad(
                 "spin_before_park_us",
+                "must be at most 1000 µs (longer spins only burn a core)",
+            );
+        }
+        if self.adaptive_spin_us > 1_000 {
+            return bad(
+                "adaptive_spin_us",
                 "must be at most 1000 µs (longer spins only burn a core)",
             );
         }
@@ -460,14 +476,24 @@ mod tests {
         assert!(probe(0).validate().is_ok());
         assert!(probe(100).validate().is_ok());
 
-        let spin = |us| StackConfig {
-            spin_before_park_us: us,
-            ..Default::default()
-        };
-        let err = spin(1_001).validate().unwrap_err().to_string();
-        assert!(err.contains("spin_before_park_us"), "{err}");
-        assert!(spin(0).validate().is_ok());
-        assert!(spin(1_000).validate().is_ok());
+        // The two spin settings: 0..=1000 µs each.
+        type With = fn(u32) -> StackConfig;
+        let spins: [(&str, With); 2] = [
+            ("spin_before_park_us", |us| StackConfig {
+                spin_before_park_us: us,
+                ..Default::default()
+            }),
+            ("adaptive_spin_us", |us| StackConfig {
+                adaptive_spin_us: us,
+                ..Default::default()
+            }),
+        ];
+        for (field, with) in spins {
+            let err = with(1_001).validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{err}");
+            assert!(with(0).validate().is_ok(), "{field}");
+            assert!(with(1_000).validate().is_ok(), "{field}");
+        }
     }
 
     #[test]

@@ -532,6 +532,13 @@ pub struct Diagnostics {
     /// each shutdown, and while running once `StackConfig::return_memory_after_closed`
     /// associations have closed and the stack has been quiet for 2 s. 0 without glibc.
     pub memory_returns: u64,
+    /// Times the stack thread, polling for work before parking
+    /// (`StackConfig::adaptive_spin_us`, `StackConfig::spin_before_park_us`), got a command
+    /// and so did not park.
+    pub spins_caught: u64,
+    /// Times such a poll ended without a command and the thread parked: the CPU spent on it
+    /// bought nothing.
+    pub spins_missed: u64,
 }
 
 impl Diagnostics {
@@ -579,6 +586,8 @@ impl Diagnostics {
             stack_panics: get(&COUNTERS.stack_panics),
             messages_too_large: get(&COUNTERS.messages_too_large),
             memory_returns: get(&COUNTERS.memory_returns),
+            spins_caught: get(&COUNTERS.spins_caught),
+            spins_missed: get(&COUNTERS.spins_missed),
         }
     }
 

@@ -28,7 +28,8 @@
 //! [`send`] (the queue of messages usrsctp has not taken, stream resets and Add Streams),
 //! [`notify`] (acting on usrsctp's notifications), [`lifecycle`] (open, close, abort, teardown,
 //! `usrsctp_finish`), [`ports`] (the ports sockets are bound to inside usrsctp), [`probe`] (the
-//! stall probe), [`memory`] (freed memory back to the system) and [`stats`].
+//! stall probe), [`memory`] (freed memory back to the system), [`spin`] (how long to poll for
+//! a command before parking) and [`stats`].
 
 mod lifecycle;
 mod memory;
@@ -37,6 +38,7 @@ mod ports;
 mod probe;
 mod receive;
 mod send;
+mod spin;
 mod stats;
 mod timers;
 mod turns;
@@ -67,6 +69,7 @@ use crate::shared::routes;
 pub(crate) use lifecycle::FINISH_FAILED;
 use receive::Reassembly;
 use send::{Outbox, PendingResets};
+use spin::SpinWindow;
 use timers::TimerClock;
 use turns::Heavy;
 
@@ -146,6 +149,8 @@ pub(crate) struct Driver {
     ports: ports::PortPool,
     /// When to hand freed memory back while running.
     memory: memory::MemoryWatch,
+    /// How long to poll for a command before parking.
+    spin: SpinWindow,
 }
 
 /// The stack thread's body. `own` is a sender of the thread's own command channel: it
@@ -180,7 +185,6 @@ pub(crate) fn run(
     let _ = ready.send(Ok(()));
     let memory = memory::MemoryWatch::new(config.return_memory_after_closed);
     let mut driver = Driver {
-        config,
         rx,
         entries: IdMap::default(),
         timed: IdSet::default(),
@@ -193,6 +197,8 @@ pub(crate) fn run(
         drain: None,
         ports: ports::PortPool::default(),
         memory,
+        spin: SpinWindow::new(config.spin_before_park_us, config.adaptive_spin_us),
+        config,
     };
     // A panic here is a bug of ours; it must not leave every association hanging and usrsctp
     // initialised. It is caught, the stack is marked failed, and the teardown runs as for a
@@ -253,11 +259,16 @@ impl Driver {
         let mut worked = false;
         loop {
             // With turns waiting, look at the channel without sleeping.
-            let wait = if self.heavy.is_empty() {
+            let idle = self.heavy.is_empty();
+            let wait = if idle {
                 self.wake_after()
             } else {
                 Duration::ZERO
             };
+            // The idle period is measured for the spin window (`spin`) while there is an
+            // association to serve: a stack without one always parks at once.
+            let idle_since =
+                (idle && self.spin.adapts() && !self.entries.is_empty()).then(Instant::now);
             let spun = if worked { self.spin() } else { None };
             let first = match spun {
                 Some(cmd) => Some(cmd),
@@ -267,6 +278,9 @@ impl Driver {
                     Err(RecvTimeoutError::Disconnected) => return None,
                 },
             };
+            if let Some(since) = idle_since {
+                self.spin.idle_ended(since.elapsed());
+            }
             let mut next = first;
             let mut handled = 0;
             while let Some(cmd) = next.take() {
@@ -305,23 +319,25 @@ impl Driver {
         }
     }
 
-    /// `StackConfig::spin_before_park_us`: polls the channel for a command that long (no
-    /// spinning while turns wait, or while no association exists; the caller spins only after
-    /// a wake-up that handled a command, so a stack with only timers to run still parks).
+    /// Polls the channel for a command as long as the spin window says (`spin`): no spinning
+    /// while turns wait, or while no association exists; the caller spins only after a
+    /// wake-up that handled a command, so a stack with only timers to run still parks.
     fn spin(&self) -> Option<Command> {
-        let spin = self.config.spin_before_park_us;
-        if spin == 0 || !self.heavy.is_empty() || self.entries.is_empty() {
+        let spin = self.spin.spin_for();
+        if spin.is_zero() || !self.heavy.is_empty() || self.entries.is_empty() {
             return None;
         }
-        let until = Instant::now() + Duration::from_micros(u64::from(spin));
+        let until = Instant::now() + spin;
         loop {
             for _ in 0..64 {
                 if let Ok(cmd) = self.rx.try_recv() {
+                    bump(&COUNTERS.spins_caught);
                     return Some(cmd);
                 }
                 std::hint::spin_loop();
             }
             if Instant::now() >= until {
+                bump(&COUNTERS.spins_missed);
                 return None;
             }
         }

@@ -22,6 +22,8 @@ pub(crate) struct Counters {
     pub(crate) stack_panics: AtomicU64,
     pub(crate) messages_too_large: AtomicU64,
     pub(crate) memory_returns: AtomicU64,
+    pub(crate) spins_caught: AtomicU64,
+    pub(crate) spins_missed: AtomicU64,
 }
 
 pub(crate) static COUNTERS: Counters = Counters {
@@ -43,6 +45,8 @@ pub(crate) static COUNTERS: Counters = Counters {
     stack_panics: AtomicU64::new(0),
     messages_too_large: AtomicU64::new(0),
     memory_returns: AtomicU64::new(0),
+    spins_caught: AtomicU64::new(0),
+    spins_missed: AtomicU64::new(0),
 };
 
 pub(crate) fn bump(counter: &AtomicU64) {
