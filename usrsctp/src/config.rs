@@ -91,7 +91,9 @@ pub struct StackConfig {
     /// time a command came after it but within the bound, and halves each time the thread
     /// stayed idle longer than the bound (the rule of Linux's cpuidle-haltpoll governor). A
     /// quiet stack, or one whose commands come further apart, parks at once; one idle period
-    /// spends at most this much CPU polling. `Diagnostics::spins_caught` and
+    /// spends at most this much CPU polling. Off where the process may run on one CPU only
+    /// (`std::thread::available_parallelism`: affinity, cgroup quota), where the poll would
+    /// hold the CPU the awaited worker needs. `Diagnostics::spins_caught` and
     /// `spins_missed` count what the polls bought. BENCHMARKS.md has the measured effect.
     pub adaptive_spin_us: u32,
     /// The longest the stack thread lets usrsctp's timers wait while the stack is active, in

@@ -197,7 +197,11 @@ pub(crate) fn run(
         drain: None,
         ports: ports::PortPool::default(),
         memory,
-        spin: SpinWindow::new(config.spin_before_park_us, config.adaptive_spin_us),
+        spin: SpinWindow::for_cpus(
+            config.spin_before_park_us,
+            config.adaptive_spin_us,
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ),
         config,
     };
     // A panic here is a bug of ours; it must not leave every association hanging and usrsctp

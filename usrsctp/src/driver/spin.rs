@@ -37,6 +37,14 @@ pub(crate) struct SpinWindow {
 }
 
 impl SpinWindow {
+    /// The window for `StackConfig::spin_before_park_us` (`floor_us`) and
+    /// `StackConfig::adaptive_spin_us` (`bound_us`) on a process that may run on `cpus` CPUs.
+    /// With one CPU the adaptive window stays off: the stack thread would poll on the CPU the
+    /// worker it waits for needs. The floor is the user's explicit choice and stays.
+    pub(crate) fn for_cpus(floor_us: u32, bound_us: u32, cpus: usize) -> SpinWindow {
+        SpinWindow::new(floor_us, if cpus > 1 { bound_us } else { 0 })
+    }
+
     pub(crate) fn new(floor_us: u32, bound_us: u32) -> SpinWindow {
         SpinWindow {
             floor: Duration::from_micros(u64::from(floor_us)),
@@ -156,6 +164,20 @@ mod tests {
         let mut off = SpinWindow::new(0, 0);
         off.idle_ended(us(5));
         assert_eq!(off.spin_for(), Duration::ZERO);
+    }
+
+    #[test]
+    fn one_cpu_turns_the_adaptive_window_off_but_keeps_the_floor() {
+        let mut one = SpinWindow::for_cpus(0, 50, 1);
+        assert!(!one.adapts());
+        one.idle_ended(us(30));
+        assert_eq!(one.spin_for(), Duration::ZERO);
+        assert_eq!(SpinWindow::for_cpus(100, 50, 1).spin_for(), us(100));
+
+        let mut two = SpinWindow::for_cpus(0, 50, 2);
+        assert!(two.adapts());
+        two.idle_ended(us(30));
+        assert_eq!(two.spin_for(), GROW_START);
     }
 
     /// The CPU an idle period can waste is bounded by the bound, whatever the gaps: a simulated
