@@ -28,7 +28,7 @@ mod peers;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use usrsctp::{Stack, StackConfig};
+use usrsctp::{Diagnostics, Stack, StackConfig};
 
 use peers::cpu_time::{process_cpu, spin_cpu, ProcessCpu, ThreadCpu};
 
@@ -140,7 +140,7 @@ fn latency(c: &mut Criterion) {
         ),
     ] {
         let mut pair: Option<(Stack, WrapperPair)> = None;
-        let (mut cpu, mut trips) = (Duration::ZERO, 0u64);
+        let (mut cpu, mut trips, mut polls) = (Duration::ZERO, 0u64, (0u64, 0u64));
         group.bench_function(BenchmarkId::new(id, SIZE), |b| {
             let (_, pair) = pair.get_or_insert_with(|| {
                 let stack = wrapper::stack_with(StackConfig {
@@ -152,9 +152,12 @@ fn latency(c: &mut Criterion) {
                 (stack, pair)
             });
             b.iter_custom(|iters| {
-                let cpu0 = process_cpu();
+                let (cpu0, d0) = (process_cpu(), Diagnostics::current());
                 let wall = pair.ping(iters);
                 cpu += process_cpu() - cpu0;
+                let d1 = Diagnostics::current();
+                polls.0 += d1.spins_caught - d0.spins_caught;
+                polls.1 += d1.spins_missed - d0.spins_missed;
                 trips += iters;
                 wall
             });
@@ -163,8 +166,10 @@ fn latency(c: &mut Criterion) {
             eprintln!(
                 "latency/{id}/{SIZE}: {:.1} µs process CPU per round trip ({trips} round trips, \
                  warm-up included; spin_before_park_us = {spin_us}, adaptive_spin_us = \
-                 {adaptive_us})",
-                cpu.as_secs_f64() * 1e6 / trips as f64
+                 {adaptive_us}; polls caught {}, missed {})",
+                cpu.as_secs_f64() * 1e6 / trips as f64,
+                polls.0,
+                polls.1
             );
         }
         stop(pair.map(|(stack, pair)| {

@@ -76,9 +76,14 @@ pub fn wait_readable<const N: usize>(fds: [RawFd; N], timeout: Duration) -> [boo
         events: libc::POLLIN,
         revents: 0,
     });
-    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
-    // SAFETY: `pfds` is a live array of N pollfd structs.
-    let n = unsafe { libc::poll(pfds.as_mut_ptr(), N as libc::nfds_t, ms) };
+    // `ppoll`, not `poll`: the `paced` bench waits for gaps of tens of µs, which `poll`'s
+    // millisecond timeout would round to a busy loop.
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `pfds` is a live array of N pollfd structs, `ts` a live timespec; no signal mask.
+    let n = unsafe { libc::ppoll(pfds.as_mut_ptr(), N as libc::nfds_t, &ts, std::ptr::null()) };
     if n <= 0 {
         return [false; N];
     }

@@ -89,9 +89,12 @@ pub struct StackConfig {
     /// at most 1,000; default 50). While commands keep arriving soon after the thread ran
     /// dry, within this bound, it polls for them instead of parking: the window doubles each
     /// time a command came after it but within the bound, and halves each time the thread
-    /// stayed idle longer than the bound (the rule of Linux's cpuidle-haltpoll governor). A
-    /// quiet stack, or one whose commands come further apart, parks at once; one idle period
-    /// spends at most this much CPU polling. Off where the process may run on one CPU only
+    /// stayed idle longer than the bound (the rule of Linux's cpuidle-haltpoll governor), and
+    /// it switches itself off for a while (256 idle periods, doubling up to 8,192 while that
+    /// repeats) when fewer than two of its polls caught a command for each that missed (paced
+    /// traffic: a burst of commands, then a long gap). A quiet stack, or one whose commands
+    /// come further apart, parks at once; one idle period spends at most this much CPU
+    /// polling. Off where the process may run on one CPU only
     /// (`std::thread::available_parallelism`: affinity, cgroup quota), where the poll would
     /// hold the CPU the awaited worker needs. `Diagnostics::spins_caught` and
     /// `spins_missed` count what the polls bought. BENCHMARKS.md has the measured effect.

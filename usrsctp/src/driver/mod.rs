@@ -326,25 +326,30 @@ impl Driver {
     /// Polls the channel for a command as long as the spin window says (`spin`): no spinning
     /// while turns wait, or while no association exists; the caller spins only after a
     /// wake-up that handled a command, so a stack with only timers to run still parks.
-    fn spin(&self) -> Option<Command> {
+    fn spin(&mut self) -> Option<Command> {
         let spin = self.spin.spin_for();
         if spin.is_zero() || !self.heavy.is_empty() || self.entries.is_empty() {
             return None;
         }
         let until = Instant::now() + spin;
-        loop {
+        let got = 'poll: loop {
             for _ in 0..64 {
                 if let Ok(cmd) = self.rx.try_recv() {
-                    bump(&COUNTERS.spins_caught);
-                    return Some(cmd);
+                    break 'poll Some(cmd);
                 }
                 std::hint::spin_loop();
             }
             if Instant::now() >= until {
-                bump(&COUNTERS.spins_missed);
-                return None;
+                break None;
             }
-        }
+        };
+        bump(if got.is_some() {
+            &COUNTERS.spins_caught
+        } else {
+            &COUNTERS.spins_missed
+        });
+        self.spin.poll_ended(got.is_some());
+        got
     }
 
     /// How long the thread may sleep waiting for a command: until usrsctp's next timer tick,
