@@ -273,7 +273,7 @@ impl Driver {
             // association to serve: a stack without one always parks at once.
             let idle_since =
                 (idle && self.spin.adapts() && !self.entries.is_empty()).then(Instant::now);
-            let spun = if worked { self.spin() } else { None };
+            let spun = if worked { self.spin(idle_since) } else { None };
             let first = match spun {
                 Some(cmd) => Some(cmd),
                 None => match self.rx.recv_timeout(wait) {
@@ -323,15 +323,16 @@ impl Driver {
         }
     }
 
-    /// Polls the channel for a command as long as the spin window says (`spin`): no spinning
-    /// while turns wait, or while no association exists; the caller spins only after a
-    /// wake-up that handled a command, so a stack with only timers to run still parks.
-    fn spin(&mut self) -> Option<Command> {
+    /// Polls the channel for a command as long as the spin window says (`spin`), counted from
+    /// `idle_since` (the clock read the serve loop made as the thread ran dry) or now: no
+    /// spinning while turns wait, or while no association exists; the caller spins only after
+    /// a wake-up that handled a command, so a stack with only timers to run still parks.
+    fn spin(&mut self, idle_since: Option<Instant>) -> Option<Command> {
         let spin = self.spin.spin_for();
         if spin.is_zero() || !self.heavy.is_empty() || self.entries.is_empty() {
             return None;
         }
-        let until = Instant::now() + spin;
+        let until = idle_since.unwrap_or_else(Instant::now) + spin;
         let got = 'poll: loop {
             for _ in 0..64 {
                 if let Ok(cmd) = self.rx.try_recv() {
